@@ -1,0 +1,50 @@
+// `npm test`: builds, runs the host suites (uvu), the AssemblyScript specs (as-pect) and the harness
+// self-test (a suite that must fail, proving failures are reported), then prints one closing line
+// "N passed, N failed, N skipped". Extra arguments filter host suites by file name.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+
+const filter = process.argv.slice(2);
+const run = (cmd, args, opts = {}) => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...opts });
+  return { code: r.status ?? 1, out: (r.stdout ?? '') + (r.stderr ?? '') };
+};
+let passed = 0, failed = 0, skipped = 0;
+
+const b = run('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+if (b.code !== 0) { console.log('build failed'); console.log('0 passed, 1 failed, 0 skipped'); process.exit(1); }
+
+// Host suites, one uvu process per file so a crash in one cannot hide the others.
+const files = readdirSync('test').filter((f) => f.endsWith('.test.ts') && (!filter.length || filter.some((x) => f.includes(x)))).sort();
+for (const f of files) {
+  const r = run(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', `^${f.replace(/\./g, '\\.')}$`]);
+  process.stdout.write(r.out);
+  const total = Number(/Total:\s+(\d+)/.exec(r.out)?.[1] ?? NaN);
+  const ok = Number(/Passed:\s+(\d+)/.exec(r.out)?.[1] ?? NaN);
+  const sk = Number(/Skipped:\s+(\d+)/.exec(r.out)?.[1] ?? 0);
+  if (!Number.isFinite(total) || !Number.isFinite(ok)) {
+    console.log(`\n${f}: crashed or printed no summary (exit ${r.code})`);
+    failed++;
+    continue;
+  }
+  passed += ok;
+  skipped += sk;
+  failed += total - ok - sk + (r.code !== 0 && total - ok - sk === 0 ? 1 : 0);
+}
+
+if (!filter.length) {
+  // The harness must report a failing suite as failed.
+  const s = run(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', '^harness\\.fails\\.ts$']);
+  if (s.code !== 0 && /FAIL/.test(s.out)) { passed++; console.log('harness self-test: a failing suite is reported as failing (ok)'); }
+  else { failed++; console.log('harness self-test: test/harness.fails.ts did not fail!\n' + s.out); }
+
+  const as = run('npx', ['asp', '--config', 'as-pect.config.js', '--summary']);
+  process.stdout.write(as.out.split('\n').slice(-40).join('\n') + '\n');
+  const m = /\[Tests\]:\s*(\d+)\s*pass,\s*(\d+)\s*fail,\s*(\d+)\s*total/.exec(as.out);
+  if (m) { passed += Number(m[1]); failed += Number(m[2]); }
+  else { console.log(`as-pect printed no test summary (exit ${as.code})`); failed++; }
+  if (m && as.code !== 0 && Number(m[2]) === 0) failed++;
+}
+
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,327 @@
+// The Fairy2i model file (docs/format.md): the one module that knows its metadata keys, tensor
+// names, shapes and the packed code layout. `convert` writes through it and the loader reads through it.
+
+import { FormatError } from './errors.js';
+import {
+  decodeHeader, encodeHeader, meta, metaArray, metaBool, metaNumber, metaString, tensorByteSize,
+  tensorTypeName, TensorType, ValueType, type GGUFHeader, type Metadata, type TensorInfo,
+} from './gguf.js';
+import type { TokenizerVocab } from './tokenizer.js';
+
+export const FORMAT_VERSION = 1;
+export const CODE_LAYOUT = 1;
+export const ALIGNMENT = 64;
+export const ARCH = 'fairy2i';
+export const MAX_STAGES = 4;
+
+export interface ModelConfig {
+  name: string;
+  contextLength: number;
+  dim: number;
+  nLayers: number;
+  ffnDim: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  rmsEps: number;
+  ropeTheta: number;
+  vocabSize: number;
+  /** 0 = every linear layer in float; 1..4 residual stages (2 = Fairy2i-W2). */
+  stages: number;
+  lmHeadQuantized: boolean;
+  /** No `output` tensor: the logits use the embedding. */
+  tieLmHead: boolean;
+  /** Storage of float linears and the embedding. */
+  floatType: 'f32' | 'f16';
+  source: string;
+  sourceFormat: string;
+  converter: string;
+}
+
+export const LINEARS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
+export type LinearKind = (typeof LINEARS)[number];
+
+/** Real (out, in) shape of each linear layer. */
+export function linearShape(c: ModelConfig, kind: LinearKind | 'output'): [number, number] {
+  const q = c.nHeads * c.headDim, kv = c.nKvHeads * c.headDim;
+  switch (kind) {
+    case 'attn_q': return [q, c.dim];
+    case 'attn_k': case 'attn_v': return [kv, c.dim];
+    case 'attn_output': return [c.dim, q];
+    case 'ffn_gate': case 'ffn_up': return [c.ffnDim, c.dim];
+    case 'ffn_down': return [c.dim, c.ffnDim];
+    case 'output': return [c.vocabSize, c.dim];
+  }
+}
+
+// ---- code layout 1 ----
+
+/** Bytes of one row of packed codes for m complex inputs and S stages (U and W). */
+export function codesRowBytes(m: number, stages: number): number {
+  return Math.ceil(m / 64) * 2 * stages * 16;
+}
+
+/**
+ * Packs per-stage row-major n×m codes of U and W into layout 1: per row, 64-input blocks of 2S
+ * planes (U stages, then W stages) of 16 bytes; byte k of a plane holds inputs k + 16q at bits 2q.
+ */
+export function packCodes(codesU: Uint8Array[], codesW: Uint8Array[], n: number, m: number): Uint8Array {
+  const S = codesU.length;
+  const rowBytes = codesRowBytes(m, S);
+  const out = new Uint8Array(n * rowBytes);
+  const planes = [...codesU, ...codesW];
+  for (let r = 0; r < n; r++) {
+    for (let p = 0; p < planes.length; p++) {
+      const src = planes[p];
+      for (let j = 0; j < m; j++) {
+        const at = r * rowBytes + (j >> 6) * 2 * S * 16 + p * 16 + (j & 15);
+        out[at] |= src[r * m + j] << (2 * ((j >> 4) & 3));
+      }
+    }
+  }
+  return out;
+}
+
+/** The code of plane p (U stage s → s−1, W stage s → S+s−1), row r, input j. */
+export function codeAt(packed: Uint8Array, m: number, stages: number, p: number, r: number, j: number): number {
+  const at = r * codesRowBytes(m, stages) + (j >> 6) * 2 * stages * 16 + p * 16 + (j & 15);
+  return (packed[at] >> (2 * ((j >> 4) & 3))) & 3;
+}
+
+// ---- the tensor plan: names, types and shapes a file of this config holds ----
+
+export interface PlannedTensor {
+  name: string;
+  type: number;
+  dims: number[];
+  size: number;
+  /** What it holds, for the converter. */
+  role:
+    | { kind: 'embedding' }
+    | { kind: 'norm'; layer: number | null; which: 'attn_norm' | 'ffn_norm' | 'output_norm' }
+    | { kind: 'float'; layer: number | null; linear: LinearKind | 'output' }
+    | { kind: 'codes' | 'scales'; layer: number | null; linear: LinearKind | 'output' };
+}
+
+export function planTensors(c: ModelConfig): PlannedTensor[] {
+  const ft = c.floatType === 'f16' ? TensorType.F16 : TensorType.F32;
+  const fsz = c.floatType === 'f16' ? 2 : 4;
+  const plan: PlannedTensor[] = [];
+  const linear = (prefix: string, layer: number | null, kind: LinearKind | 'output', quantized: boolean) => {
+    const [out, inp] = linearShape(c, kind);
+    if (quantized) {
+      const rb = codesRowBytes(inp / 2, c.stages);
+      plan.push({ name: `${prefix}.codes`, type: TensorType.I8, dims: [rb, out / 2], size: rb * (out / 2), role: { kind: 'codes', layer, linear: kind } });
+      plan.push({ name: `${prefix}.scales`, type: TensorType.F32, dims: [4, c.stages], size: 16 * c.stages, role: { kind: 'scales', layer, linear: kind } });
+    } else {
+      plan.push({ name: `${prefix}.weight`, type: ft, dims: [inp, out], size: inp * out * fsz, role: { kind: 'float', layer, linear: kind } });
+    }
+  };
+  plan.push({ name: 'token_embd.weight', type: ft, dims: [c.dim, c.vocabSize], size: c.dim * c.vocabSize * fsz, role: { kind: 'embedding' } });
+  for (let l = 0; l < c.nLayers; l++) {
+    plan.push({ name: `blk.${l}.attn_norm.weight`, type: TensorType.F32, dims: [c.dim], size: 4 * c.dim, role: { kind: 'norm', layer: l, which: 'attn_norm' } });
+    for (const k of LINEARS) linear(`blk.${l}.${k}`, l, k, c.stages > 0);
+    plan.push({ name: `blk.${l}.ffn_norm.weight`, type: TensorType.F32, dims: [c.dim], size: 4 * c.dim, role: { kind: 'norm', layer: l, which: 'ffn_norm' } });
+  }
+  plan.push({ name: 'output_norm.weight', type: TensorType.F32, dims: [c.dim], size: 4 * c.dim, role: { kind: 'norm', layer: null, which: 'output_norm' } });
+  if (!c.tieLmHead) linear('output', null, 'output', c.lmHeadQuantized);
+  return plan;
+}
+
+// ---- metadata ----
+
+export function buildMetadata(c: ModelConfig, vocab: TokenizerVocab): Metadata {
+  const m: Metadata = new Map();
+  const K = `${ARCH}.`;
+  m.set('general.architecture', meta.str(ARCH));
+  m.set('general.name', meta.str(c.name));
+  m.set('general.alignment', meta.u32(ALIGNMENT));
+  m.set('general.file_type', meta.u32(c.stages > 0 ? 1024 + c.stages : c.floatType === 'f16' ? 1 : 0));
+  m.set(K + 'format_version', meta.u32(FORMAT_VERSION));
+  m.set(K + 'code_layout', meta.u32(CODE_LAYOUT));
+  m.set(K + 'converter', meta.str(c.converter));
+  m.set(K + 'source', meta.str(c.source));
+  m.set(K + 'source_format', meta.str(c.sourceFormat));
+  m.set(K + 'context_length', meta.u32(c.contextLength));
+  m.set(K + 'embedding_length', meta.u32(c.dim));
+  m.set(K + 'block_count', meta.u32(c.nLayers));
+  m.set(K + 'feed_forward_length', meta.u32(c.ffnDim));
+  m.set(K + 'attention.head_count', meta.u32(c.nHeads));
+  m.set(K + 'attention.head_count_kv', meta.u32(c.nKvHeads));
+  m.set(K + 'attention.key_length', meta.u32(c.headDim));
+  m.set(K + 'attention.layer_norm_rms_epsilon', meta.f32(c.rmsEps));
+  m.set(K + 'rope.freq_base', meta.f32(c.ropeTheta));
+  m.set(K + 'vocab_size', meta.u32(c.vocabSize));
+  m.set(K + 'quant.stages', meta.u32(c.stages));
+  m.set(K + 'quant.lm_head_quantized', meta.bool(c.lmHeadQuantized));
+  m.set(K + 'tie_lm_head', meta.bool(c.tieLmHead));
+  m.set('tokenizer.ggml.model', meta.str('llama'));
+  m.set('tokenizer.ggml.tokens', meta.strings(vocab.tokens));
+  m.set('tokenizer.ggml.scores', meta.f32s(Float32Array.from(vocab.scores)));
+  m.set('tokenizer.ggml.token_type', meta.i32s(Int32Array.from(vocab.types)));
+  m.set('tokenizer.ggml.bos_token_id', meta.u32(vocab.bosId));
+  m.set('tokenizer.ggml.eos_token_id', meta.u32(vocab.eosId));
+  m.set('tokenizer.ggml.unknown_token_id', meta.u32(vocab.unkId));
+  m.set('tokenizer.ggml.add_bos_token', meta.bool(vocab.addBos));
+  m.set('tokenizer.ggml.add_eos_token', meta.bool(vocab.addEos));
+  m.set('tokenizer.ggml.add_space_prefix', meta.bool(vocab.addSpacePrefix));
+  m.set('tokenizer.ggml.remove_extra_whitespaces', meta.bool(vocab.removeExtraWhitespaces));
+  if (vocab.chatTemplate) m.set('tokenizer.chat_template', meta.str(vocab.chatTemplate));
+  return m;
+}
+
+export function encodeModelHeader(c: ModelConfig, vocab: TokenizerVocab) {
+  const plan = planTensors(c);
+  return { plan, ...encodeHeader(buildMetadata(c, vocab), plan, ALIGNMENT) };
+}
+
+// ---- reading ----
+
+export interface ModelTensor extends TensorInfo {
+  size: number;
+}
+
+export interface ModelHeader {
+  config: ModelConfig;
+  vocab: TokenizerVocab;
+  tensors: Map<string, ModelTensor>;
+  dataOffset: number;
+  /** Bytes the file must have: data offset plus the end of the last tensor. */
+  fileSize: number;
+  gguf: GGUFHeader;
+}
+
+/** Parses and validates a Fairy2i file header (from a prefix of the file, see gguf.decodeHeader). */
+export function readModelHeader(bytes: Uint8Array, file: string, totalSize = bytes.length): ModelHeader {
+  const gguf = decodeHeader(bytes, file, totalSize);
+  const md = gguf.metadata;
+  const arch = metaString(md, 'general.architecture', file, false);
+  if (arch !== ARCH) {
+    throw new FormatError(file, 'general.architecture',
+      `is '${arch ?? '(missing)'}', not '${ARCH}': this is not a Fairy2i model file; make one with 'fairy2i-wasm convert <checkpoint> -o model.gguf'`);
+  }
+  const K = `${ARCH}.`;
+  const num = (k: string) => metaNumber(md, K + k, file);
+  const version = num('format_version');
+  if (version !== FORMAT_VERSION) {
+    throw new FormatError(file, K + 'format_version', `is ${version}, this engine reads version ${FORMAT_VERSION}; convert the checkpoint again with this version`);
+  }
+  const layout = num('code_layout');
+  if (layout !== CODE_LAYOUT) {
+    throw new FormatError(file, K + 'code_layout', `is ${layout}, this engine reads code layout ${CODE_LAYOUT}; convert the checkpoint again with this version`);
+  }
+  const positive = (k: string) => {
+    const v = num(k);
+    if (!Number.isInteger(v) || v <= 0) throw new FormatError(file, K + k, `is ${v}, expected a positive integer`);
+    return v;
+  };
+  const fileType = metaNumber(md, 'general.file_type', file, false);
+  const config: ModelConfig = {
+    name: metaString(md, 'general.name', file, false) ?? '',
+    contextLength: positive('context_length'),
+    dim: positive('embedding_length'),
+    nLayers: positive('block_count'),
+    ffnDim: positive('feed_forward_length'),
+    nHeads: positive('attention.head_count'),
+    nKvHeads: positive('attention.head_count_kv'),
+    headDim: positive('attention.key_length'),
+    rmsEps: num('attention.layer_norm_rms_epsilon'),
+    ropeTheta: num('rope.freq_base'),
+    vocabSize: positive('vocab_size'),
+    stages: num('quant.stages'),
+    lmHeadQuantized: metaBool(md, K + 'quant.lm_head_quantized', file),
+    tieLmHead: metaBool(md, K + 'tie_lm_head', file),
+    floatType: fileType === 1 ? 'f16' : 'f32',
+    source: metaString(md, K + 'source', file, false) ?? '',
+    sourceFormat: metaString(md, K + 'source_format', file, false) ?? '',
+    converter: metaString(md, K + 'converter', file, false) ?? '',
+  };
+  if (!Number.isInteger(config.stages) || config.stages < 0 || config.stages > MAX_STAGES) {
+    throw new FormatError(file, K + 'quant.stages', `is ${config.stages}, expected 0 to ${MAX_STAGES}`);
+  }
+  if (config.nHeads % config.nKvHeads !== 0) {
+    throw new FormatError(file, K + 'attention.head_count_kv', `${config.nKvHeads} does not divide the head count ${config.nHeads}`);
+  }
+  if (config.headDim % 2 !== 0) throw new FormatError(file, K + 'attention.key_length', `${config.headDim} is odd; RoPE needs an even head size`);
+  if (!(config.rmsEps > 0)) throw new FormatError(file, K + 'attention.layer_norm_rms_epsilon', `is ${config.rmsEps}, expected > 0`);
+  if (!(config.ropeTheta > 0)) throw new FormatError(file, K + 'rope.freq_base', `is ${config.ropeTheta}, expected > 0`);
+
+  const vocab = readVocab(md, file, config.vocabSize);
+
+  // Every tensor the config implies must be there with the planned type and dims (which also
+  // fixes its size), within the file; extra tensors are an error too, they mean a different layout.
+  const byName = new Map(gguf.tensors.map((t) => [t.name, t]));
+  const embd = byName.get('token_embd.weight');
+  if (embd && embd.type === TensorType.F16) config.floatType = 'f16';
+  const tensors = new Map<string, ModelTensor>();
+  let end = 0;
+  for (const p of planTensors(config)) {
+    let t = byName.get(p.name);
+    // Float linears may be f32 in an f16 file and vice versa (e.g. lm_head kept in f32): accept both.
+    if (!t) throw new FormatError(file, p.name, `tensor missing (expected ${tensorTypeName(p.type)} ${JSON.stringify(p.dims)} for this model's metadata)`);
+    const floatOk = (p.type === TensorType.F32 || p.type === TensorType.F16) && (t.type === TensorType.F32 || t.type === TensorType.F16);
+    if (t.type !== p.type && !floatOk) {
+      throw new FormatError(file, p.name, `has type ${tensorTypeName(t.type)}, expected ${tensorTypeName(p.type)}`);
+    }
+    if (t.dims.length !== p.dims.length || t.dims.some((d, i) => d !== p.dims[i])) {
+      throw new FormatError(file, p.name, `has dims ${JSON.stringify(t.dims)}, the metadata implies ${JSON.stringify(p.dims)}`);
+    }
+    const size = tensorByteSize(t, file);
+    tensors.set(p.name, { ...t, size });
+    end = Math.max(end, t.offset + size);
+    byName.delete(p.name);
+  }
+  if (byName.size > 0) {
+    const extra = [...byName.keys()].slice(0, 3).join(', ');
+    throw new FormatError(file, extra, `unexpected tensor(s) for this model's metadata (${byName.size} extra)`);
+  }
+  const fileSize = gguf.dataOffset + end;
+  if (totalSize < fileSize) {
+    throw new FormatError(file, 'tensor data', `file is ${totalSize} bytes but its tensors end at byte ${fileSize} (truncated?)`);
+  }
+  return { config, vocab, tensors, dataOffset: gguf.dataOffset, fileSize, gguf };
+}
+
+function readVocab(md: Metadata, file: string, vocabSize: number): TokenizerVocab {
+  const model = metaString(md, 'tokenizer.ggml.model', file);
+  if (model !== 'llama') throw new FormatError(file, 'tokenizer.ggml.model', `is '${model}', this engine reads 'llama' (SentencePiece BPE)`);
+  const tokens = metaArray(md, 'tokenizer.ggml.tokens', file, ValueType.STRING) as string[];
+  const scores = metaArray(md, 'tokenizer.ggml.scores', file, ValueType.F32) as Float32Array;
+  const types = metaArray(md, 'tokenizer.ggml.token_type', file, ValueType.I32) as Int32Array;
+  for (const [k, a] of [['tokens', tokens], ['scores', scores], ['token_type', types]] as const) {
+    if (a.length !== vocabSize) throw new FormatError(file, `tokenizer.ggml.${k}`, `has ${a.length} entries, expected vocab_size ${vocabSize}`);
+  }
+  const id = (k: string) => {
+    const v = metaNumber(md, `tokenizer.ggml.${k}`, file);
+    if (!Number.isInteger(v) || v < 0 || v >= vocabSize) throw new FormatError(file, `tokenizer.ggml.${k}`, `is ${v}, expected a token id below ${vocabSize}`);
+    return v;
+  };
+  return {
+    tokens, scores, types,
+    bosId: id('bos_token_id'), eosId: id('eos_token_id'), unkId: id('unknown_token_id'),
+    addBos: metaBool(md, 'tokenizer.ggml.add_bos_token', file, true),
+    addEos: metaBool(md, 'tokenizer.ggml.add_eos_token', file, false),
+    addSpacePrefix: metaBool(md, 'tokenizer.ggml.add_space_prefix', file, true),
+    removeExtraWhitespaces: metaBool(md, 'tokenizer.ggml.remove_extra_whitespaces', file, false),
+    chatTemplate: metaString(md, 'tokenizer.chat_template', file, false),
+  };
+}
+
+/** Bits per real weight of the linear layers (codes + scales), for `info`. */
+export function bitsPerWeight(h: ModelHeader): number {
+  let bytes = 0, weights = 0;
+  for (const [name, t] of h.tensors) {
+    if (name.endsWith('.codes') || name.endsWith('.scales')) bytes += t.size;
+    if (name.endsWith('.codes')) {
+      const key = name.slice(0, -'.codes'.length);
+      const kind = (key === 'output' ? 'output' : key.split('.')[2]) as LinearKind | 'output';
+      const [o, i] = linearShape(h.config, kind);
+      weights += o * i;
+    }
+    if (name.endsWith('.weight') && !name.includes('norm') && name !== 'token_embd.weight') {
+      bytes += t.size;
+      weights += t.dims[0] * t.dims[1];
+    }
+  }
+  return weights ? (8 * bytes) / weights : 0;
+}

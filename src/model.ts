@@ -1,0 +1,159 @@
+// The Model owns the wasm instance, its memory (weights in place, KV cache, scratch) and the
+// descriptor. Every other module asks the Model; typed-array views are made fresh on each use
+// because memory.grow detaches the old buffer.
+
+import { AbortError, Fairy2iError, FormatError } from './errors.js';
+import { readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
+import { NeedMoreBytes } from './gguf.js';
+import { planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
+import type { ByteSource } from './sources.js';
+import { Tokenizer } from './tokenizer.js';
+import { heapBase, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
+
+export interface LoadProgress {
+  loaded: number;
+  total: number;
+}
+
+export interface ModelLoadOptions {
+  /** Tokens of context to allocate the KV cache for. @default the model's context length */
+  contextLength?: number;
+  /** KV cache precision; 'auto' is f32 unless only f16 fits in 4 GiB. @default 'auto' */
+  kvCache?: KvType | 'auto';
+  /** Called as bytes arrive. */
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+}
+
+const CHUNK = 8 << 20;
+
+export class Model {
+  readonly config: ModelConfig;
+  /** null for files converted without a tokenizer (they take token ids only). */
+  readonly tokenizer: Tokenizer | null;
+  readonly contextLength: number;
+  readonly kvType: KvType;
+  readonly memoryBytes: { weights: number; kvCache: number; scratch: number; total: number };
+  private ex: Fairy2iExports | null;
+  private plan: MemoryPlan;
+
+  private constructor(ex: Fairy2iExports, header: ModelHeader, plan: MemoryPlan) {
+    this.ex = ex;
+    this.plan = plan;
+    this.config = header.config;
+    this.tokenizer = header.vocab.types.every((t) => t === 5) ? null : new Tokenizer(header.vocab);
+    this.contextLength = plan.contextLength;
+    this.kvType = plan.kvType;
+    this.memoryBytes = { weights: plan.fileSize, kvCache: plan.kvBytes, scratch: plan.scratchBytes, total: plan.total };
+  }
+
+  static async load(src: ByteSource, wasm: WasmInput, opts: ModelLoadOptions = {}): Promise<Model> {
+    try {
+      // 1. Read just enough of the file to parse and validate its header.
+      let prefix = new Uint8Array(0);
+      let header: ModelHeader | null = null;
+      let ended = false;
+      while (!header) {
+        try {
+          header = readModelHeader(prefix, src.name, ended ? prefix.length : (src.size ?? Number.MAX_SAFE_INTEGER));
+        } catch (e) {
+          if (!(e instanceof NeedMoreBytes)) throw e;
+          const want = Math.max(e.needed, prefix.length * 2, 1 << 16);
+          const next = new Uint8Array(want);
+          next.set(prefix);
+          const n = await readFull(src, next.subarray(prefix.length));
+          if (n < want - prefix.length) ended = true;
+          prefix = next.subarray(0, prefix.length + n);
+        }
+      }
+      if (opts.contextLength !== undefined && (!Number.isInteger(opts.contextLength) || opts.contextLength < 1)) {
+        const { OptionError } = await import('./errors.js');
+        throw new OptionError('contextLength', `is ${opts.contextLength}, expected a positive integer`);
+      }
+      const ctx = Math.min(opts.contextLength ?? header.config.contextLength, header.config.contextLength);
+
+      // 2. Plan memory (fails before allocating when it does not fit), then grow once.
+      const ex = await instantiateWasm(wasm);
+      const plan = planMemory(header, heapBase(ex), { contextLength: ctx, kvCache: opts.kvCache }, src.name);
+      const have = ex.memory.buffer.byteLength;
+      if (plan.total > have) {
+        try {
+          ex.memory.grow(Math.ceil((plan.total - have) / 65536));
+        } catch {
+          throw new Fairy2iError('memory', `${src.name}: the runtime refused ${(plan.total / 2 ** 30).toFixed(2)} GiB of wasm memory (weights ${(plan.fileSize / 2 ** 30).toFixed(2)} GiB); try a smaller contextLength`);
+        }
+      }
+
+      // 3. Stream the file straight into wasm memory.
+      const dst = new Uint8Array(ex.memory.buffer, plan.base, plan.fileSize);
+      const head = Math.min(prefix.length, plan.fileSize);
+      dst.set(prefix.subarray(0, head));
+      let got = head;
+      opts.onProgress?.({ loaded: got, total: plan.fileSize });
+      while (got < plan.fileSize) {
+        if (opts.signal?.aborted) throw new AbortError('model loading was aborted');
+        const n = await readFull(src, dst.subarray(got, Math.min(plan.fileSize, got + CHUNK)));
+        if (n === 0) break;
+        got += n;
+        opts.onProgress?.({ loaded: got, total: plan.fileSize });
+      }
+      if (got < plan.fileSize) {
+        throw new FormatError(src.name, 'tensor data', `file ends at byte ${got} but its tensors end at byte ${plan.fileSize} (truncated?)`);
+      }
+      writeDescriptor(ex.memory.buffer, plan, header);
+      return new Model(ex, header, plan);
+    } finally {
+      await src.close();
+    }
+  }
+
+  private exports(): Fairy2iExports {
+    if (!this.ex) throw new Fairy2iError('state', 'this model was disposed; load it again');
+    return this.ex;
+  }
+
+  /**
+   * Runs one token at position `pos` (the KV cache must hold positions 0..pos−1 of this sequence)
+   * and returns its logits, copied out of wasm memory; with wantLogits false only fills the cache.
+   */
+  step(token: number, pos: number, wantLogits = true): Float32Array | null {
+    const ex = this.exports();
+    const V = this.config.vocabSize;
+    if (!Number.isInteger(token) || token < 0 || token >= V) throw new Fairy2iError('option', `token id ${token} is outside the vocabulary (0..${V - 1})`);
+    if (pos < 0 || pos >= this.contextLength) throw new Fairy2iError('option', `position ${pos} is outside the context of ${this.contextLength} tokens`);
+    const out = wantLogits ? this.plan.scratch.logits : 0;
+    ex.forward(this.plan.desc, token, pos, out);
+    return wantLogits ? new Float32Array(ex.memory.buffer, out, V).slice() : null;
+  }
+
+  /**
+   * Logits for every position of `tokens` evaluated from position `start` (cache filled for
+   * 0..start−1 already): a [tokens.length × vocab] array, row t after reading tokens[0..t].
+   */
+  evaluate(tokens: ArrayLike<number>, start = 0): Float32Array {
+    const V = this.config.vocabSize;
+    if (start + tokens.length > this.contextLength) throw new Fairy2iError('option', `${start + tokens.length} tokens exceed the context of ${this.contextLength}`);
+    const out = new Float32Array(tokens.length * V);
+    for (let t = 0; t < tokens.length; t++) out.set(this.step(tokens[t], start + t)!, t * V);
+    return out;
+  }
+
+  /** Frees the instance and its memory (the Model is unusable afterwards). */
+  dispose(): void {
+    this.ex = null;
+  }
+
+  get disposed(): boolean {
+    return this.ex === null;
+  }
+}
+
+async function readFull(src: ByteSource, dst: Uint8Array): Promise<number> {
+  let n = 0;
+  while (n < dst.length) {
+    const k = await src.read(dst.subarray(n));
+    if (k === 0) break;
+    n += k;
+  }
+  return n;
+}

@@ -1,0 +1,38 @@
+// The library entry for Node, Deno and Bun: load from a path, a URL, bytes or a Response.
+
+import { readFile } from 'node:fs/promises';
+import { Model, type ModelLoadOptions } from './model.js';
+import { fileSource } from './node/file-source.js';
+import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
+import type { WasmInput } from './wasm.js';
+
+export { Model } from './model.js';
+export type { ModelLoadOptions, LoadProgress } from './model.js';
+export { Tokenizer } from './tokenizer.js';
+export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
+
+export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Response;
+
+export interface LoadOptions extends ModelLoadOptions {
+  /** The engine's wasm: a compiled module or its bytes. @default build/fairy2i.wasm of this package */
+  wasm?: WasmInput;
+}
+
+let defaultWasm: Promise<WebAssembly.Module> | null = null;
+export function wasmModule(): Promise<WebAssembly.Module> {
+  defaultWasm ??= readFile(new URL('../build/fairy2i.wasm', import.meta.url)).then((b) => WebAssembly.compile(b));
+  return defaultWasm;
+}
+
+export async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
+  if (typeof source === 'string' && /^https?:\/\//.test(source)) return urlSource(source, signal);
+  if (source instanceof URL) return source.protocol === 'file:' ? fileSource(source.pathname) : urlSource(source, signal);
+  if (typeof source === 'string') return fileSource(source);
+  if (source instanceof Response) return responseSource(source);
+  return bytesSource(source);
+}
+
+/** Loads a Fairy2i model file into a new wasm instance. */
+export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts);
+}

@@ -1,0 +1,195 @@
+// A Hugging Face LLaMA/Mistral checkpoint directory: config.json, model.safetensors or shards with
+// model.safetensors.index.json, and tokenizer.model or tokenizer.json (+ tokenizer_config.json).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { Fairy2iError, FormatError } from '../errors.js';
+import type { LinearKind } from '../format.js';
+import { parseSentencePieceModel } from '../sentencepiece-model.js';
+import { parseTokenizerJson, readTokenizerConfig } from '../tokenizer-json.js';
+import type { TokenizerVocab } from '../tokenizer.js';
+import type { Checkpoint, Hyper, TensorRole } from './checkpoint.js';
+import { SafetensorsFile } from './safetensors.js';
+
+const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'];
+
+const HF_LINEAR: Record<LinearKind, string> = {
+  attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj', attn_output: 'self_attn.o_proj',
+  ffn_gate: 'mlp.gate_proj', ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj',
+};
+
+function readJson(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Fairy2iError('input', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v;
+  } catch (e) {
+    throw new FormatError(path, '(whole file)', `is not a JSON object (${(e as Error).message})`);
+  }
+}
+
+export function parseHfConfig(cfg: Record<string, unknown>, file: string, name: string): Hyper {
+  const archs = cfg.architectures;
+  const arch = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : (cfg.model_type as string | undefined);
+  if (!arch || !(ARCHITECTURES.includes(arch) || arch === 'llama' || arch === 'mistral')) {
+    throw new FormatError(file, 'architectures', `${JSON.stringify(arch ?? null)} is not supported (expected ${ARCHITECTURES.join(' or ')})`);
+  }
+  const int = (key: string, fallback?: number): number => {
+    const v = cfg[key];
+    if (v === undefined || v === null) {
+      if (fallback !== undefined) return fallback;
+      throw new FormatError(file, key, 'missing (expected a positive integer)');
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new FormatError(file, key, `is ${JSON.stringify(v)}, expected a positive integer`);
+    return v;
+  };
+  const real = (key: string, fallback: number): number => {
+    const v = cfg[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'number' || !(v > 0)) throw new FormatError(file, key, `is ${JSON.stringify(v)}, expected a positive number`);
+    return v;
+  };
+  if (cfg.rope_scaling !== undefined && cfg.rope_scaling !== null) {
+    throw new FormatError(file, 'rope_scaling', `${JSON.stringify(cfg.rope_scaling)} is not supported (plain RoPE only)`);
+  }
+  const dim = int('hidden_size');
+  const nHeads = int('num_attention_heads');
+  const nKvHeads = int('num_key_value_heads', nHeads);
+  const headDim = int('head_dim', dim / nHeads);
+  if (!Number.isInteger(headDim)) throw new FormatError(file, 'hidden_size', `${dim} is not divisible by num_attention_heads ${nHeads}`);
+  if (nHeads % nKvHeads) throw new FormatError(file, 'num_key_value_heads', `${nKvHeads} does not divide num_attention_heads ${nHeads}`);
+  if (headDim % 2) throw new FormatError(file, 'head_dim', `${headDim} is odd; RoPE needs an even head size`);
+  let contextLength = int('max_position_embeddings', 2048);
+  // Mistral's sliding window: without it the engine would attend further back than the model was
+  // trained to, so the context is capped at the window instead of giving different answers.
+  const sw = cfg.sliding_window;
+  if (typeof sw === 'number' && sw > 0 && sw < contextLength) contextLength = sw;
+  const tie = cfg.tie_word_embeddings;
+  return {
+    name,
+    contextLength,
+    dim,
+    nLayers: int('num_hidden_layers'),
+    ffnDim: int('intermediate_size'),
+    nHeads,
+    nKvHeads,
+    headDim,
+    rmsEps: real('rms_norm_eps', 1e-6),
+    ropeTheta: real('rope_theta', 10000),
+    vocabSize: int('vocab_size'),
+    tied: tie === true,
+  };
+}
+
+export function openHfCheckpoint(dir: string): Checkpoint {
+  const configPath = join(dir, 'config.json');
+  const hyper = parseHfConfig(readJson(configPath), configPath, basename(resolve(dir)));
+
+  // Shards: the index maps every tensor to a file; all named files must exist.
+  const files = new Map<string, SafetensorsFile>();
+  const where = new Map<string, SafetensorsFile>();
+  const open = (file: string) => {
+    let f = files.get(file);
+    if (!f) {
+      const p = join(dir, file);
+      if (!existsSync(p)) throw new Fairy2iError('input', `${p}: shard named in ${join(dir, 'model.safetensors.index.json')} is missing`);
+      f = new SafetensorsFile(p);
+      files.set(file, f);
+    }
+    return f;
+  };
+  try {
+    const indexPath = join(dir, 'model.safetensors.index.json');
+    if (existsSync(indexPath)) {
+      const map = readJson(indexPath).weight_map;
+      if (typeof map !== 'object' || map === null) throw new FormatError(indexPath, 'weight_map', 'missing or not an object');
+      for (const [t, file] of Object.entries(map as Record<string, unknown>)) {
+        if (typeof file !== 'string') throw new FormatError(indexPath, `weight_map.${t}`, 'is not a file name');
+        where.set(t, open(file));
+      }
+    } else if (existsSync(join(dir, 'model.safetensors'))) {
+      const f = open('model.safetensors');
+      for (const t of f.tensors.keys()) where.set(t, f);
+    } else {
+      throw new Fairy2iError('input', `${dir}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are read)`);
+    }
+  } catch (e) {
+    for (const f of files.values()) f.close();
+    throw e;
+  }
+
+  const tensorName = (role: TensorRole): string => {
+    if (role.kind === 'embedding') return 'model.embed_tokens.weight';
+    if (role.kind === 'norm') {
+      if (role.which === 'output_norm') return 'model.norm.weight';
+      return `model.layers.${role.layer}.${role.which === 'attn_norm' ? 'input_layernorm' : 'post_attention_layernorm'}.weight`;
+    }
+    if (role.linear === 'output') return hyper.tied ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    return `model.layers.${role.layer}.${HF_LINEAR[role.linear]}.weight`;
+  };
+  const expectedShape = (role: TensorRole): number[] => {
+    const h = hyper, q = h.nHeads * h.headDim, kv = h.nKvHeads * h.headDim;
+    if (role.kind === 'embedding') return [h.vocabSize, h.dim];
+    if (role.kind === 'norm') return [h.dim];
+    const shapes: Record<LinearKind | 'output', number[]> = {
+      attn_q: [q, h.dim], attn_k: [kv, h.dim], attn_v: [kv, h.dim], attn_output: [h.dim, q],
+      ffn_gate: [h.ffnDim, h.dim], ffn_up: [h.ffnDim, h.dim], ffn_down: [h.dim, h.ffnDim], output: [h.vocabSize, h.dim],
+    };
+    return shapes[role.linear];
+  };
+  const roles = (): TensorRole[] => {
+    const r: TensorRole[] = [{ kind: 'embedding' }];
+    for (let l = 0; l < hyper.nLayers; l++) {
+      r.push({ kind: 'norm', layer: l, which: 'attn_norm' }, { kind: 'norm', layer: l, which: 'ffn_norm' });
+      for (const k of Object.keys(HF_LINEAR) as LinearKind[]) r.push({ kind: 'linear', layer: l, linear: k });
+    }
+    r.push({ kind: 'norm', layer: null, which: 'output_norm' }, { kind: 'linear', layer: null, linear: 'output' });
+    return r;
+  };
+  const locate = (role: TensorRole) => {
+    const name = tensorName(role);
+    const f = where.get(name);
+    const t = f?.tensors.get(name);
+    if (!f || !t) {
+      const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false)' : '';
+      throw new FormatError(join(dir, f ? basename(f.path) : 'model.safetensors'), name, `tensor missing${hint}`);
+    }
+    const exp = expectedShape(role);
+    if (t.shape.length !== exp.length || t.shape.some((d, i) => d !== exp[i])) {
+      throw new FormatError(f.path, name, `has shape ${JSON.stringify(t.shape)}, config.json implies ${JSON.stringify(exp)}`);
+    }
+    return { f, name, bytes: t.end - t.begin };
+  };
+
+  let totalBytes = 0;
+  for (const role of roles()) totalBytes += locate(role).bytes;
+
+  return {
+    format: 'hf-safetensors',
+    hyper,
+    vocab: readHfTokenizer(dir),
+    totalBytes,
+    validate: () => { for (const role of roles()) locate(role); },
+    read: (role) => {
+      const { f, name } = locate(role);
+      return f.readF32(name);
+    },
+    close: () => { for (const f of files.values()) f.close(); },
+  };
+}
+
+function readHfTokenizer(dir: string): TokenizerVocab | null {
+  const cfgPath = join(dir, 'tokenizer_config.json');
+  const config = existsSync(cfgPath) ? readTokenizerConfig(readJson(cfgPath), cfgPath) : undefined;
+  const spPath = join(dir, 'tokenizer.model');
+  if (existsSync(spPath)) return parseSentencePieceModel(new Uint8Array(readFileSync(spPath)), { file: spPath, config });
+  const jsonPath = join(dir, 'tokenizer.json');
+  if (existsSync(jsonPath)) return parseTokenizerJson(readJson(jsonPath), { file: jsonPath, config });
+  return null;
+}

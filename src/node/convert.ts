@@ -1,0 +1,203 @@
+// `convert`: a source checkpoint → a Fairy2i model file, one tensor at a time (bounded memory).
+// The output is written to a temporary file beside the target and renamed at the end, so an error,
+// Ctrl-C or kill leaves no partial file and an existing target untouched.
+
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { AbortError, Fairy2iError, OptionError } from '../errors.js';
+import { encodeModelHeader, linearShape, LINEARS, MAX_STAGES, type LinearKind, packCodes, type ModelConfig, type PlannedTensor } from '../format.js';
+import { toHalfArray } from '../half.js';
+import { quantizeLinear, type QuantizedLinear } from '../quantize.js';
+import type { TokenizerVocab } from '../tokenizer.js';
+import { VERSION } from '../version.js';
+import { openCheckpoint, type Checkpoint, type TensorRole } from './checkpoint.js';
+import { Progress } from './progress.js';
+
+export interface ConvertOptions {
+  output: string;
+  /** 0 keeps every linear in float; 1..4 residual stages (default 2, Fairy2i-W2). */
+  stages?: number;
+  keepLmHeadFloat?: boolean;
+  /** Storage of the embedding and float linears. */
+  float?: 'f32' | 'f16';
+  /** llama2.c tokenizer file, when not beside the model. */
+  tokenizer?: string;
+  quiet?: boolean;
+  /** Shown as the source in the file's metadata (defaults to the input path). */
+  source?: string;
+}
+
+export interface ConvertResult {
+  output: string;
+  bytes: number;
+  seconds: number;
+  config: ModelConfig;
+}
+
+export async function convert(input: string, opts: ConvertOptions): Promise<ConvertResult> {
+  const stages = opts.stages ?? 2;
+  if (!Number.isInteger(stages) || stages < 0 || stages > MAX_STAGES) throw new OptionError('--stages', `is ${stages}, expected an integer from 0 to ${MAX_STAGES}`);
+  const floatType = opts.float ?? 'f32';
+  if (floatType !== 'f32' && floatType !== 'f16') throw new OptionError('--float', `is ${floatType}, expected f32 or f16`);
+  const t0 = Date.now();
+  const ck = openCheckpoint(input, { tokenizer: opts.tokenizer });
+  try {
+    ck.validate();
+    const config = buildConfig(ck, input, stages, !!opts.keepLmHeadFloat, floatType, opts.source);
+    const vocab = fitVocab(ck.vocab, config.vocabSize, input);
+    const { header, plan, tensors, dataSize } = encodeModelHeader(config, vocab);
+    const bytes = header.length + dataSize;
+    await writeAtomically(opts.output, async (fd) => {
+      writeAll(fd, header, 0, opts.output);
+      // Progress in source bytes; f16/bf16 sources hold fewer bytes per float read back.
+      const elements = plan.reduce((a, p) => a + (p.role.kind === 'scales' ? 0 : p.role.kind === 'codes' ? linearShape(config, p.role.linear).reduce((x, y) => x * y) : p.dims.reduce((x, y) => x * y)), 0);
+      const progress = new Progress(ck.totalBytes, ck.totalBytes / elements, !!opts.quiet);
+      let pending: { key: string; q: QuantizedLinear } | null = null;
+      for (let i = 0; i < plan.length; i++) {
+        const p = plan[i];
+        const data = tensorBytes(ck, config, p, pending, (q) => (pending = q), progress);
+        if (data.length !== p.size) throw new Error(`internal: ${p.name} is ${data.length} bytes, planned ${p.size}`);
+        writeAll(fd, data, header.length + tensors[i].offset, opts.output);
+        await yieldToSignals();
+      }
+      progress.done();
+    });
+    return { output: opts.output, bytes, seconds: (Date.now() - t0) / 1000, config };
+  } finally {
+    ck.close();
+  }
+}
+
+function buildConfig(ck: Checkpoint, input: string, stages: number, keepLmHeadFloat: boolean, floatType: 'f32' | 'f16', source?: string): ModelConfig {
+  const h = ck.hyper;
+  const lmHeadQuantized = stages > 0 && !keepLmHeadFloat;
+  if (stages > 0) {
+    const kinds: (LinearKind | 'output')[] = [...LINEARS, ...(lmHeadQuantized ? ['output' as const] : [])];
+    const base = { ...h, stages, floatType } as unknown as ModelConfig;
+    for (const k of kinds) {
+      const [o, i] = linearShape(base, k);
+      if (o % 2 || i % 2) {
+        throw new Fairy2iError('unsupported', `${input}: ${k} is ${o}x${i}, an odd size; the widely-linear split needs even in/out sizes (convert with --stages 0${k === 'output' ? ' or --keep-lm-head-float' : ''})`);
+      }
+    }
+  }
+  return {
+    name: h.name, contextLength: h.contextLength, dim: h.dim, nLayers: h.nLayers, ffnDim: h.ffnDim,
+    nHeads: h.nHeads, nKvHeads: h.nKvHeads, headDim: h.headDim, rmsEps: h.rmsEps, ropeTheta: h.ropeTheta,
+    vocabSize: h.vocabSize, stages, lmHeadQuantized,
+    // A tied lm_head that gets quantized is stored as its own tensor (the embedding lookup stays float).
+    tieLmHead: h.tied && !lmHeadQuantized,
+    floatType, source: source ?? input, sourceFormat: ck.format, converter: `fairy2i-wasm ${VERSION}`,
+  };
+}
+
+/** Models often pad the vocabulary past the tokenizer: the extra ids become unused pieces. */
+function fitVocab(v: TokenizerVocab | null, size: number, input: string): TokenizerVocab {
+  if (!v) {
+    // No tokenizer in the source: a placeholder vocabulary of unused pieces; such a file takes
+    // token ids only (the engine refuses text for it).
+    const tokens = Array.from({ length: size }, (_, i) => `<unused${i}>`);
+    return { tokens, scores: new Float32Array(size), types: new Int32Array(size).fill(5), bosId: Math.min(1, size - 1), eosId: Math.min(2, size - 1), unkId: 0, addBos: true, addEos: false, addSpacePrefix: true, removeExtraWhitespaces: false };
+  }
+  if (v.tokens.length > size) throw new Fairy2iError('unsupported', `${input}: the tokenizer has ${v.tokens.length} pieces but the model's vocab_size is ${size}`);
+  if (v.tokens.length === size) return v;
+  const extra = size - v.tokens.length;
+  const tokens = [...v.tokens, ...Array.from({ length: extra }, (_, i) => `<pad${v.tokens.length + i}>`)];
+  const scores = new Float32Array(size); scores.set(v.scores);
+  const types = new Int32Array(size).fill(5); types.set(v.types);
+  return { ...v, tokens, scores, types };
+}
+
+export function isNoTokenizerVocab(v: TokenizerVocab): boolean {
+  return v.types.every((t) => t === 5);
+}
+
+function roleOf(p: PlannedTensor): TensorRole {
+  const r = p.role;
+  if (r.kind === 'embedding' || r.kind === 'norm') return r;
+  return { kind: 'linear', layer: r.layer, linear: r.linear };
+}
+
+function tensorBytes(ck: Checkpoint, c: ModelConfig, p: PlannedTensor, pending: { key: string; q: QuantizedLinear } | null,
+  setPending: (q: { key: string; q: QuantizedLinear } | null) => void, progress: Progress): Uint8Array {
+  const r = p.role;
+  const key = p.name.replace(/\.(codes|scales)$/, '');
+  if (r.kind === 'scales') {
+    if (!pending || pending.key !== key) throw new Error(`internal: scales of ${key} before its codes`);
+    setPending(null);
+    return u8(pending.q.scales);
+  }
+  const data = ck.read(roleOf(p));
+  progress.add(data.length * progress.unit, p.name);
+  if (r.kind === 'codes') {
+    const [rows, cols] = linearShape(c, r.linear);
+    const q = quantizeLinear(data, rows, cols, c.stages);
+    setPending({ key, q });
+    return packCodes(q.codesU, q.codesW, q.n, q.m);
+  }
+  if (r.kind === 'norm' || c.floatType === 'f32') return u8(data);
+  return u8(toHalfArray(data));
+}
+
+function u8(a: Float32Array | Uint16Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function writeAll(fd: number, data: Uint8Array, pos: number, target: string): void {
+  let done = 0;
+  while (done < data.length) {
+    try {
+      done += writeSync(fd, data, done, data.length - done, pos + done);
+    } catch (e) {
+      throw ioError(target, e);
+    }
+  }
+}
+
+function ioError(target: string, e: unknown): Fairy2iError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const what = code === 'ENOSPC' ? 'the disk is full' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'the directory does not exist' : code === 'EROFS' ? 'read-only file system' : (e as Error).message;
+  return new Fairy2iError('io', `${target}: cannot write (${what}${code ? `, ${code}` : ''}); no output was written`);
+}
+
+let interrupted: string | null = null;
+const onSignal = (sig: string) => () => { interrupted = sig; };
+function yieldToSignals(): Promise<void> {
+  return new Promise((resolve, reject) => setImmediate(() => (interrupted ? reject(new AbortError(`interrupted by ${interrupted}`)) : resolve())));
+}
+
+/** Runs `write` on a temporary file beside `target`, then renames it over the target. */
+async function writeAtomically(target: string, write: (fd: number) => Promise<void>): Promise<void> {
+  const tmp = `${target}.tmp-${process.pid}`;
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx');
+  } catch (e) {
+    throw ioError(target, e);
+  }
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, onSignal(s)] as const);
+  interrupted = null;
+  for (const [s, h] of handlers) process.on(s, h);
+  let ok = false;
+  try {
+    await write(fd);
+    try {
+      fsyncSync(fd);
+    } catch (e) {
+      throw ioError(target, e);
+    }
+    closeSync(fd);
+    fd = -1;
+    try {
+      renameSync(tmp, target);
+    } catch (e) {
+      throw ioError(target, e);
+    }
+    ok = true;
+  } finally {
+    for (const [s, h] of handlers) process.off(s, h);
+    if (!ok) {
+      if (fd! >= 0) try { closeSync(fd!); } catch { /* already closed */ }
+      try { unlinkSync(tmp); } catch { /* never created */ }
+    }
+  }
+}

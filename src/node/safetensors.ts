@@ -1,0 +1,129 @@
+// Reads Hugging Face safetensors files one tensor at a time (never the whole file), widening
+// F16/BF16 to float32. Layout: u64 LE header length, JSON header {name: {dtype, shape,
+// data_offsets: [begin, end]}} relative to the data section, then the data.
+
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { FormatError } from '../errors.js';
+import { halfToFloat } from '../half.js';
+
+export interface SafeTensor {
+  name: string;
+  dtype: 'F32' | 'F16' | 'BF16';
+  shape: number[];
+  /** Absolute byte range in the file. */
+  begin: number;
+  end: number;
+}
+
+const DTYPE_SIZE = { F32: 4, F16: 2, BF16: 2 } as const;
+const MAX_HEADER = 100 * 1024 * 1024;
+
+export class SafetensorsFile {
+  readonly tensors = new Map<string, SafeTensor>();
+  private fd: number;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'r');
+    try {
+      this.parseHeader();
+    } catch (e) {
+      closeSync(this.fd);
+      throw e;
+    }
+  }
+
+  private parseHeader(): void {
+    const size = fstatSync(this.fd).size;
+    const lenBuf = Buffer.alloc(8);
+    if (size < 8 || readSync(this.fd, lenBuf, 0, 8, 0) !== 8) {
+      throw new FormatError(this.path, 'header length', `file is ${size} bytes, too short for a safetensors header`);
+    }
+    const len = lenBuf.readBigUInt64LE(0);
+    if (len > BigInt(size - 8)) {
+      throw new FormatError(this.path, 'header length', `says ${len} bytes but the file has only ${size - 8} after it`);
+    }
+    if (len > BigInt(MAX_HEADER)) throw new FormatError(this.path, 'header length', `${len} bytes is larger than ${MAX_HEADER}`);
+    const n = Number(len);
+    const hb = Buffer.alloc(n);
+    readSync(this.fd, hb, 0, n, 8);
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(hb.toString('utf8'));
+    } catch (e) {
+      throw new FormatError(this.path, 'header', `is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+      throw new FormatError(this.path, 'header', 'is not a JSON object');
+    }
+    const dataStart = 8 + n;
+    const dataSize = size - dataStart;
+    for (const [name, v] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+      if (typeof t.dtype !== 'string' || !(t.dtype in DTYPE_SIZE)) {
+        throw new FormatError(this.path, name, `dtype ${JSON.stringify(t.dtype)} is not supported (expected F32, F16 or BF16)`);
+      }
+      const shape = t.shape;
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+        throw new FormatError(this.path, name, `shape ${JSON.stringify(shape)} is not a list of sizes`);
+      }
+      const off = t.data_offsets;
+      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
+        throw new FormatError(this.path, name, `data_offsets ${JSON.stringify(off)} are not [begin, end]`);
+      }
+      if (off[1] > dataSize) {
+        throw new FormatError(this.path, name, `data_offsets ${JSON.stringify(off)} run past the end of the data (${dataSize} bytes)`);
+      }
+      const dtype = t.dtype as SafeTensor['dtype'];
+      const numel = shape.reduce((a: number, b: number) => a * b, 1);
+      if (off[1] - off[0] !== numel * DTYPE_SIZE[dtype]) {
+        throw new FormatError(this.path, name, `has ${off[1] - off[0]} bytes of data, shape ${JSON.stringify(shape)} ${dtype} needs ${numel * DTYPE_SIZE[dtype]}`);
+      }
+      this.tensors.set(name, { name, dtype, shape, begin: dataStart + off[0], end: dataStart + off[1] });
+    }
+  }
+
+  /** Reads a tensor as float32, checking every value is finite. */
+  readF32(name: string): Float32Array {
+    const t = this.tensors.get(name);
+    if (!t) throw new FormatError(this.path, name, 'tensor missing');
+    const bytes = t.end - t.begin;
+    const numel = bytes / DTYPE_SIZE[t.dtype];
+    const out = new Float32Array(numel);
+    if (t.dtype === 'F32') {
+      readFully(this.fd, new Uint8Array(out.buffer), t.begin, this.path, name);
+    } else {
+      // Widen in chunks so a 7B embedding never needs a second full-size staging buffer.
+      const chunkElems = 1 << 20;
+      const buf = new Uint8Array(chunkElems * 2);
+      const u32 = new Uint32Array(out.buffer);
+      for (let e = 0; e < numel; e += chunkElems) {
+        const cnt = Math.min(chunkElems, numel - e);
+        readFully(this.fd, buf.subarray(0, cnt * 2), t.begin + e * 2, this.path, name);
+        const h = new Uint16Array(buf.buffer, 0, cnt);
+        if (t.dtype === 'BF16') for (let i = 0; i < cnt; i++) u32[e + i] = h[i] << 16;
+        else for (let i = 0; i < cnt; i++) out[e + i] = halfToFloat(h[i]);
+      }
+    }
+    for (let i = 0; i < numel; i++) {
+      if (!Number.isFinite(out[i])) {
+        const row = t.shape.length === 2 ? ` (row ${Math.floor(i / t.shape[1])}, column ${i % t.shape[1]})` : '';
+        throw new FormatError(this.path, name, `contains ${out[i]} at element ${i}${row}; every weight must be finite`);
+      }
+    }
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function readFully(fd: number, dst: Uint8Array, pos: number, path: string, name: string): void {
+  let done = 0;
+  while (done < dst.length) {
+    const n = readSync(fd, dst, done, Math.min(dst.length - done, 1 << 30), pos + done);
+    if (n === 0) throw new FormatError(path, name, `file ended while reading the tensor data at byte ${pos + done}`);
+    done += n;
+  }
+}
