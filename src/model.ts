@@ -7,6 +7,8 @@ import { readModelHeader, type ModelConfig, type ModelHeader } from './format.js
 import { NeedMoreBytes } from './gguf.js';
 import { planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
 import type { ByteSource } from './sources.js';
+import { ChatSession, type ChatOptions } from './chat.js';
+import { generateTokens, type GenerateOptions, type GenerateResult, type GenerationStream } from './generate.js';
 import { Tokenizer } from './tokenizer.js';
 import { heapBase, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
 
@@ -136,6 +138,48 @@ export class Model {
     const out = new Float32Array(tokens.length * V);
     for (let t = 0; t < tokens.length; t++) out.set(this.step(tokens[t], start + t)!, t * V);
     return out;
+  }
+
+  private requireTokenizer(): Tokenizer {
+    if (!this.tokenizer) throw new Fairy2iError('unsupported', 'this model file has no tokenizer (it was converted from a checkpoint without one): pass token ids');
+    return this.tokenizer;
+  }
+
+  /** Token ids of `text`; BOS as the model file says unless `addBos` is given. */
+  tokenize(text: string, opts: { addBos?: boolean } = {}): number[] {
+    return this.requireTokenizer().encode(text, { addBos: opts.addBos, addEos: false });
+  }
+
+  detokenize(ids: ArrayLike<number>): string {
+    return this.requireTokenizer().decode(ids);
+  }
+
+  /**
+   * Generates a continuation of `prompt` (text, or token ids used as given). Iterate the returned
+   * stream for text pieces; `await stream.result` (or `stream.done()`) for the text, token counts,
+   * timings and why it stopped.
+   */
+  generate(prompt: string | ArrayLike<number>, opts: GenerateOptions = {}): GenerationStream {
+    this.exports();
+    const ids = typeof prompt === 'string' ? this.promptTokens(prompt, opts.addBos) : Array.from(prompt);
+    return generateTokens(this, this.tokenizer, ids, opts);
+  }
+
+  /** generate() collected: resolves with the whole result. */
+  complete(prompt: string | ArrayLike<number>, opts: GenerateOptions = {}): Promise<GenerateResult> {
+    return this.generate(prompt, opts).done();
+  }
+
+  /** A chat session; its turns reuse the KV cache (one live session per model at a time). */
+  chat(opts: ChatOptions = {}): ChatSession {
+    return new ChatSession(this, this.requireTokenizer(), opts);
+  }
+
+  private promptTokens(text: string, addBos?: boolean): number[] {
+    const t = this.requireTokenizer();
+    const ids = t.encode(text, { addBos: addBos ?? t.vocab.addBos, addEos: false });
+    if (ids.length === 0 && t.bosId >= 0) ids.push(t.bosId);
+    return ids;
   }
 
   /** Frees the instance and its memory (the Model is unusable afterwards). */

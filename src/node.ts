@@ -1,6 +1,7 @@
 // The library entry for Node, Deno and Bun: load from a path, a URL, bytes or a Response.
 
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Model, type ModelLoadOptions } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
@@ -35,4 +36,14 @@ export async function toSource(source: ModelSource, signal?: AbortSignal): Promi
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
   return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts);
+}
+
+/** A file shipped in the package's models/ folder (same relative path from src/ and dist/). */
+export function bundledPath(name: string): string {
+  return fileURLToPath(new URL(`../models/${name}`, import.meta.url));
+}
+
+/** The model bundled with the package, used when no -m is given. */
+export function defaultModelPath(): string {
+  return bundledPath('default.gguf');
 }

@@ -5,11 +5,19 @@ import { Fairy2iError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parseArgs, usage, type CommandSpec, type Parsed } from './args.js';
 import { convertSpec, runConvert } from './cmd-convert.js';
+import { chatSpec, runChat } from './cmd-chat.js';
 import { infoSpec, runInfo } from './cmd-info.js';
+import { pplSpec, runPpl } from './cmd-ppl.js';
+import { runRun, runSpec } from './cmd-run.js';
+import { runTokenize, tokenizeSpec } from './cmd-tokenize.js';
 
 type Command = { spec: CommandSpec; run: (a: Parsed) => Promise<void> | void };
 
 const COMMANDS: Record<string, Command> = {
+  chat: { spec: chatSpec, run: runChat },
+  run: { spec: runSpec, run: runRun },
+  tokenize: { spec: tokenizeSpec, run: runTokenize },
+  ppl: { spec: pplSpec, run: runPpl },
   convert: { spec: convertSpec, run: runConvert },
   info: { spec: infoSpec, run: runInfo },
 };

@@ -1,0 +1,55 @@
+import { createInterface } from 'node:readline';
+import type { CommandSpec, Parsed } from './args.js';
+import { samplingFlags, samplingFromFlags } from './cmd-run.js';
+import { modelFlags, openModel } from './common.js';
+
+export const chatSpec: CommandSpec = {
+  name: 'chat',
+  summary: 'Chat interactively with a model (streamed; /reset, /system TEXT, /exit; Ctrl-C stops a reply).',
+  usage: 'fairy2i-wasm chat [-m FILE] [--system TEXT] [--verbose] [sampling flags]',
+  positionals: [],
+  flags: {
+    ...modelFlags,
+    system: { type: 'string', arg: 'text', help: 'system prompt' },
+    'max-tokens': { type: 'int', alias: 'n', min: 1, default: 256, help: 'most tokens per reply' },
+    ...samplingFlags,
+    verbose: { type: 'bool', alias: 'v', help: 'show tokens/s after each reply' },
+  },
+};
+
+export async function runChat(a: Parsed): Promise<void> {
+  const f = a.flags;
+  const model = await openModel(f);
+  const session = model.chat({ system: f.system as string | undefined });
+  const tty = !!process.stdin.isTTY;
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
+  const out = process.stdout;
+  let current: AbortController | null = null;
+  let closed = false;
+  rl.on('SIGINT', () => {
+    if (current) current.abort();
+    else rl.close();
+  });
+  rl.on('close', () => { closed = true; current?.abort(); });
+  if (tty) out.write(`${model.config.name || 'model'} (${model.config.stages ? `Fairy2i V${model.config.stages}` : 'float'}, ${session.format} chat format). /reset, /system TEXT, /exit; Ctrl-C stops a reply.\n`);
+  const lines = rl[Symbol.asyncIterator]();
+  for (;;) {
+    if (tty) out.write('> ');
+    const next = await lines.next();
+    if (next.done || closed) break;
+    const line = next.value.trim();
+    if (!line) continue;
+    if (line === '/exit' || line === '/quit') break;
+    if (line === '/reset') { session.reset(); out.write('(conversation cleared)\n'); continue; }
+    if (line.startsWith('/system')) { session.setSystem(line.slice(7).trim()); out.write('(system prompt set)\n'); continue; }
+    current = new AbortController();
+    const stream = session.send(line, { ...samplingFromFlags(f), maxTokens: f['max-tokens'] as number, signal: current.signal });
+    for await (const piece of stream) out.write(piece.text);
+    const r = await stream.result;
+    current = null;
+    out.write(r.stopReason === 'abort' ? ' [stopped]\n' : '\n');
+    if (f.verbose) out.write(`[${r.usage.completionTokens} tokens, ${r.timings.generateTokensPerSecond.toFixed(1)} tok/s; prompt ${r.usage.evaluatedPromptTokens} new tokens at ${r.timings.promptTokensPerSecond.toFixed(1)} tok/s]\n`);
+  }
+  rl.close();
+  model.dispose();
+}

@@ -1,0 +1,168 @@
+// Token sampling: penalties over a window, then top-k, top-p, min-p, temperature (llama.cpp's order),
+// with a seeded PRNG in plain integer arithmetic so the same seed gives the same tokens in every
+// JavaScript runtime. Temperature 0 is greedy.
+
+import { OptionError } from './errors.js';
+
+export interface SamplingOptions {
+  /** 0 = greedy (arg-max). @default 0.8 */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0 = off. @default 40 */
+  topK?: number;
+  /** Keep the smallest set whose probability reaches p; 1 = off. @default 0.95 */
+  topP?: number;
+  /** Drop tokens below minP × the top probability; 0 = off. @default 0.05 */
+  minP?: number;
+  /** Divide positive logits (multiply negative) of recently seen tokens; 1 = off. @default 1.1 */
+  repetitionPenalty?: number;
+  /** Subtract from the logit of every token seen in the window; 0 = off. @default 0 */
+  presencePenalty?: number;
+  /** Subtract this × count of the token in the window; 0 = off. @default 0 */
+  frequencyPenalty?: number;
+  /** How many recent tokens the penalties look at. @default 64 */
+  penaltyWindow?: number;
+  /** PRNG seed. @default a random seed */
+  seed?: number;
+}
+
+export const SAMPLING_DEFAULTS: Required<Omit<SamplingOptions, 'seed'>> = {
+  temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, presencePenalty: 0, frequencyPenalty: 0, penaltyWindow: 64,
+};
+
+type Rule = { min?: number; max?: number; int?: boolean };
+const RULES: Record<keyof SamplingOptions, Rule> = {
+  temperature: { min: 0 }, topK: { min: 0, int: true }, topP: { min: 0, max: 1 }, minP: { min: 0, max: 1 },
+  repetitionPenalty: { min: 0 }, presencePenalty: {}, frequencyPenalty: {}, penaltyWindow: { min: 0, int: true }, seed: { int: true },
+};
+
+/** Validates sampling fields of an options object (unknown keys are checked by the caller). */
+export function checkSampling(o: SamplingOptions): void {
+  for (const [k, r] of Object.entries(RULES) as [keyof SamplingOptions, Rule][]) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new OptionError(k, `must be a finite number, got ${JSON.stringify(v)}`);
+    if (r.int && !Number.isInteger(v)) throw new OptionError(k, `must be an integer, got ${v}`);
+    if (r.min !== undefined && v < r.min) throw new OptionError(k, `must be >= ${r.min}, got ${v}`);
+    if (r.max !== undefined && v > r.max) throw new OptionError(k, `must be <= ${r.max}, got ${v}`);
+  }
+}
+
+/** xorshift128+ on 32-bit halves (exact in every engine: only Math.imul and shifts). */
+export class Rng {
+  private s: Uint32Array;
+  constructor(seed: number) {
+    this.s = new Uint32Array(4);
+    let x = seed >>> 0;
+    for (let i = 0; i < 4; i++) {
+      // splitmix32 to spread the seed
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      this.s[i] = (z ^ (z >>> 16)) >>> 0;
+    }
+    if (!this.s.some((v) => v)) this.s[0] = 1;
+  }
+  /** Uniform in [0, 1) with 32 bits. */
+  next(): number {
+    const s = this.s;
+    let t = s[3];
+    const u = s[0];
+    s[3] = s[2]; s[2] = s[1]; s[1] = u;
+    t ^= t << 11; t ^= t >>> 8;
+    s[0] = (t ^ u ^ (u >>> 19)) >>> 0;
+    return s[0] / 4294967296;
+  }
+}
+
+export class Sampler {
+  private o: Required<Omit<SamplingOptions, 'seed'>>;
+  private rng: Rng;
+  readonly seed: number;
+
+  constructor(opts: SamplingOptions = {}) {
+    checkSampling(opts);
+    this.o = { ...SAMPLING_DEFAULTS, ...stripUndefined(opts) } as Required<Omit<SamplingOptions, 'seed'>>;
+    this.seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+    this.rng = new Rng(this.seed);
+  }
+
+  /** Picks the next token from `logits` (modified in place) given the tokens so far. */
+  sample(logits: Float32Array, history: ArrayLike<number>): number {
+    const o = this.o;
+    this.applyPenalties(logits, history);
+    if (o.temperature === 0) return argmax(logits);
+    // Candidates sorted by logit (ties by id, so the order is the same everywhere).
+    let ids = Array.from({ length: logits.length }, (_, i) => i);
+    const byLogit = (a: number, b: number) => logits[b] - logits[a] || a - b;
+    if (o.topK > 0 && o.topK < ids.length) ids = partialTop(ids, logits, o.topK);
+    else ids.sort(byLogit);
+    const maxL = logits[ids[0]];
+    const probs = ids.map((i) => Math.exp((logits[i] - maxL) / o.temperature));
+    let sum = probs.reduce((a, b) => a + b, 0);
+    let keep = probs.length;
+    if (o.topP < 1) {
+      let acc = 0;
+      for (let i = 0; i < probs.length; i++) {
+        acc += probs[i] / sum;
+        if (acc >= o.topP) { keep = i + 1; break; }
+      }
+    }
+    if (o.minP > 0) {
+      const floor = o.minP * probs[0];
+      let k = 1;
+      while (k < keep && probs[k] >= floor) k++;
+      keep = k;
+    }
+    sum = 0;
+    for (let i = 0; i < keep; i++) sum += probs[i];
+    let r = this.rng.next() * sum;
+    for (let i = 0; i < keep; i++) {
+      r -= probs[i];
+      if (r < 0) return ids[i];
+    }
+    return ids[keep - 1];
+  }
+
+  private applyPenalties(logits: Float32Array, history: ArrayLike<number>): void {
+    const o = this.o;
+    if (o.penaltyWindow === 0 || (o.repetitionPenalty === 1 && o.presencePenalty === 0 && o.frequencyPenalty === 0)) return;
+    const counts = new Map<number, number>();
+    for (let i = Math.max(0, history.length - o.penaltyWindow); i < history.length; i++) counts.set(history[i], (counts.get(history[i]) ?? 0) + 1);
+    for (const [id, c] of counts) {
+      if (id < 0 || id >= logits.length) continue;
+      let l = logits[id];
+      if (o.repetitionPenalty !== 1) l = l > 0 ? l / o.repetitionPenalty : l * o.repetitionPenalty;
+      l -= o.presencePenalty + o.frequencyPenalty * c;
+      logits[id] = l;
+    }
+  }
+}
+
+export function argmax(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+/** The k ids with the largest logits, sorted descending (ties by id). */
+function partialTop(ids: number[], logits: Float32Array, k: number): number[] {
+  const top: number[] = [];
+  const worse = (a: number, b: number) => logits[a] < logits[b] || (logits[a] === logits[b] && a > b);
+  for (const i of ids) {
+    if (top.length < k) {
+      top.push(i);
+      if (top.length === k) top.sort((a, b) => logits[b] - logits[a] || a - b);
+    } else if (worse(top[k - 1], i)) {
+      let j = k - 1;
+      while (j > 0 && worse(top[j - 1], i)) { top[j] = top[j - 1]; j--; }
+      top[j] = i;
+    }
+  }
+  if (top.length < k) top.sort((a, b) => logits[b] - logits[a] || a - b);
+  return top;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
