@@ -159,9 +159,10 @@ export function buildMetadata(c: ModelConfig, vocab: TokenizerVocab): Metadata {
   m.set('tokenizer.ggml.tokens', meta.strings(vocab.tokens));
   m.set('tokenizer.ggml.scores', meta.f32s(Float32Array.from(vocab.scores)));
   m.set('tokenizer.ggml.token_type', meta.i32s(Int32Array.from(vocab.types)));
-  m.set('tokenizer.ggml.bos_token_id', meta.u32(vocab.bosId));
-  m.set('tokenizer.ggml.eos_token_id', meta.u32(vocab.eosId));
-  m.set('tokenizer.ggml.unknown_token_id', meta.u32(vocab.unkId));
+  // A vocabulary without one of these (id −1) simply has no key for it.
+  if (vocab.bosId >= 0) m.set('tokenizer.ggml.bos_token_id', meta.u32(vocab.bosId));
+  if (vocab.eosId >= 0) m.set('tokenizer.ggml.eos_token_id', meta.u32(vocab.eosId));
+  if (vocab.unkId >= 0) m.set('tokenizer.ggml.unknown_token_id', meta.u32(vocab.unkId));
   m.set('tokenizer.ggml.add_bos_token', meta.bool(vocab.addBos));
   m.set('tokenizer.ggml.add_eos_token', meta.bool(vocab.addEos));
   m.set('tokenizer.ggml.add_space_prefix', meta.bool(vocab.addSpacePrefix));
@@ -292,7 +293,8 @@ function readVocab(md: Metadata, file: string, vocabSize: number): TokenizerVoca
     if (a.length !== vocabSize) throw new FormatError(file, `tokenizer.ggml.${k}`, `has ${a.length} entries, expected vocab_size ${vocabSize}`);
   }
   const id = (k: string) => {
-    const v = metaNumber(md, `tokenizer.ggml.${k}`, file);
+    const v = metaNumber(md, `tokenizer.ggml.${k}`, file, false);
+    if (Number.isNaN(v)) return -1;
     if (!Number.isInteger(v) || v < 0 || v >= vocabSize) throw new FormatError(file, `tokenizer.ggml.${k}`, `is ${v}, expected a token id below ${vocabSize}`);
     return v;
   };

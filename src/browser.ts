@@ -1,0 +1,35 @@
+// The library entry for browsers and edge runtimes: the same API as src/node.ts, with models from a
+// URL, a Response or bytes (there are no file paths here).
+
+import { Model } from './model.js';
+import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
+import type { LoadOptions, ModelSource } from './node.js';
+
+export { Model } from './model.js';
+export type { ModelLoadOptions, LoadProgress } from './model.js';
+export type { LoadOptions, ModelSource } from './node.js';
+export { Tokenizer } from './tokenizer.js';
+export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
+
+let defaultWasm: Promise<WebAssembly.Module> | null = null;
+/** The engine's wasm next to this bundle (../build/fairy2i.wasm); pass `wasm` where that is not served. */
+export function wasmModule(): Promise<WebAssembly.Module> {
+  defaultWasm ??= (async () => {
+    const url = new URL('../build/fairy2i.wasm', import.meta.url);
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status} (pass the wasm with the 'wasm' option)`);
+    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
+  })();
+  return defaultWasm;
+}
+
+async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
+  if (typeof source === 'string' || source instanceof URL) return urlSource(source, signal);
+  if (typeof Response !== 'undefined' && source instanceof Response) return responseSource(source);
+  return bytesSource(source as ArrayBuffer | Uint8Array);
+}
+
+/** Loads a Fairy2i model file into a new wasm instance. */
+export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts);
+}
