@@ -13,7 +13,7 @@ export interface SamplingOptions {
   topP?: number;
   /** Drop tokens below minP × the top probability; 0 = off. @default 0.05 */
   minP?: number;
-  /** Divide positive logits (multiply negative) of recently seen tokens; 1 = off. @default 1.1 */
+  /** Divide positive logits (multiply negative) of recently seen tokens; 1 = off. @default 1 */
   repetitionPenalty?: number;
   /** Subtract from the logit of every token seen in the window; 0 = off. @default 0 */
   presencePenalty?: number;
@@ -26,7 +26,7 @@ export interface SamplingOptions {
 }
 
 export const SAMPLING_DEFAULTS: Required<Omit<SamplingOptions, 'seed'>> = {
-  temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, presencePenalty: 0, frequencyPenalty: 0, penaltyWindow: 64,
+  temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, penaltyWindow: 64,
 };
 
 type Rule = { min?: number; max?: number; int?: boolean };

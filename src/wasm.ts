@@ -5,6 +5,7 @@ export interface Fairy2iExports {
   memory: WebAssembly.Memory;
   forward(desc: number, token: number, pos: number, logits: number): void;
   bandwidth_read(ptr: number, bytes: number, reps: number): number;
+  heap_base(): number;
 }
 
 export type WasmInput = WebAssembly.Module | ArrayBuffer | Uint8Array;
@@ -23,6 +24,5 @@ export async function instantiateWasm(input: WasmInput): Promise<Fairy2iExports>
 
 /** First free byte after the module's static data: the host's allocations start there. */
 export function heapBase(ex: Fairy2iExports): number {
-  const g = (ex as unknown as Record<string, unknown>).__heap_base;
-  return g instanceof WebAssembly.Global ? Number(g.value) : ex.memory.buffer.byteLength;
+  return ex.heap_base();
 }

@@ -8,7 +8,7 @@ export const samplingFlags: Record<string, FlagSpec> = {
   'top-k': { type: 'int', min: 0, default: 40, help: 'keep the k most likely tokens, 0 = off' },
   'top-p': { type: 'number', min: 0, max: 1, default: 0.95, help: 'nucleus sampling, 1 = off' },
   'min-p': { type: 'number', min: 0, max: 1, default: 0.05, help: 'drop tokens below min-p x the top probability' },
-  'repeat-penalty': { type: 'number', min: 0, default: 1.1, help: 'repetition penalty, 1 = off' },
+  'repeat-penalty': { type: 'number', min: 0, default: 1, help: 'repetition penalty, 1 = off' },
   'presence-penalty': { type: 'number', default: 0, help: 'presence penalty' },
   'frequency-penalty': { type: 'number', default: 0, help: 'frequency penalty' },
   'repeat-last-n': { type: 'int', min: 0, default: 64, help: 'window of recent tokens the penalties look at' },

@@ -1,0 +1,108 @@
+// Exactness of the whole forward pass against ../shared/golden: logits at every position within
+// 1e-3 × max|logit| of that position (the goldens are float64 forwards; ours is float32 with its own
+// summation order), the same arg-max everywhere, and greedy continuations token for token.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
+import { convert } from '../src/node/convert.ts';
+import { loadModel } from '../src/node.ts';
+import { tempDir } from './fixtures.ts';
+import { manifest, readF32, sharedPath, sharedSuite } from './shared.ts';
+
+const MAX_REL_LOGIT_ERR = 1e-3;
+const dir = tempDir();
+
+/** The conversion each golden variant stands for. */
+const VARIANTS: Record<string, { src: string; stages: number; keepLmHeadFloat?: boolean }> = {
+  fp: { src: 'models/stories260K-hf', stages: 0 },
+  v1: { src: 'models/stories260K-hf', stages: 1 },
+  v2: { src: 'models/stories260K-hf', stages: 2 },
+  v3: { src: 'models/stories260K-hf', stages: 3 },
+  v4: { src: 'models/stories260K-hf', stages: 4 },
+  w2_skip_lm_head: { src: 'models/stories260K-hf', stages: 2, keepLmHeadFloat: true },
+  fp_from_bf16: { src: 'models/stories260K-hf-bf16', stages: 0 },
+  v2_from_bf16: { src: 'models/stories260K-hf-bf16', stages: 2 },
+};
+
+async function fileFor(key: string, src: string, stages: number, keepLmHeadFloat = false): Promise<string> {
+  const out = join(dir, `${key}.gguf`);
+  if (!existsSync(out)) await convert(sharedPath(src), { output: out, stages, keepLmHeadFloat, quiet: true });
+  return out;
+}
+
+function compareLogits(what: string, ours: Float32Array, golden: Float32Array, V: number) {
+  assert.is(ours.length, golden.length, `${what}: shape`);
+  const T = golden.length / V;
+  assert.ok(T > 0, `${what}: empty golden`);
+  for (let t = 0; t < T; t++) {
+    let maxAbs = 0, worst = 0, a = 0, b = 0;
+    for (let i = 0; i < V; i++) {
+      const o = ours[t * V + i], g = golden[t * V + i];
+      maxAbs = Math.max(maxAbs, Math.abs(g));
+      worst = Math.max(worst, Math.abs(o - g));
+      if (o > ours[t * V + a]) a = i;
+      if (g > golden[t * V + b]) b = i;
+    }
+    assert.ok(worst <= MAX_REL_LOGIT_ERR * maxAbs, `${what} position ${t}: max |Δ| ${worst} > ${MAX_REL_LOGIT_ERR} × ${maxAbs}`);
+    assert.is(a, b, `${what} position ${t}: arg-max ${a}, golden ${b}`);
+  }
+}
+
+const stories = sharedSuite('engine: stories260K against the goldens');
+for (const [variant, spec] of Object.entries(VARIANTS)) {
+  stories(`${variant}: logits of every golden sequence, and greedy continuations`, async () => {
+    const g = manifest().stories260K.variants[variant];
+    assert.ok(g, `no golden for ${variant}`);
+    const model = await loadModel(await fileFor(variant, spec.src, spec.stages, spec.keepLmHeadFloat));
+    try {
+      const seqs = Object.entries(g.logits as Record<string, { file: string }>);
+      assert.ok(seqs.length > 0);
+      for (const [name, l] of seqs) {
+        const ids = manifest().stories260K.sequences[name].ids as number[];
+        compareLogits(`${variant}/${name}`, model.evaluate(ids), readF32(`golden/${l.file}`), 512);
+      }
+      for (const [name, gr] of Object.entries(g.greedy as Record<string, { prompt_ids: number[]; new_ids: number[] }>)) {
+        const r = await model.complete(gr.prompt_ids, { temperature: 0, maxTokens: gr.new_ids.length, stopAtEos: false });
+        assert.equal(r.tokens, gr.new_ids, `${variant} greedy ${name}`);
+        assert.is(r.stopReason, 'length');
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+}
+
+stories('run --temperature 0 --json through the CLI gives the golden greedy tokens and text', async () => {
+  const gr = manifest().stories260K.variants.v2.greedy.from_prompt;
+  const file = await fileFor('v2', VARIANTS.v2.src, 2);
+  const model = await loadModel(file);
+  const prompt = model.detokenize(gr.prompt_ids);
+  assert.equal(model.tokenize(prompt), gr.prompt_ids, 'the prompt text tokenizes back to the golden prompt ids');
+  model.dispose();
+  const r = spawnSync(process.execPath, ['bin/fairy2i-wasm.js', 'run', '-m', file, '-p', prompt, '-n', String(gr.new_ids.length), '--temperature', '0', '--json'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.tokens, gr.new_ids);
+  assert.is(out.text, gr.new_text);
+  assert.is(out.stopReason, 'length');
+});
+
+stories.run();
+
+const gqa = sharedSuite('engine: tiny GQA model (3 query heads per kv head, odd complex FFN, untied lm_head)');
+for (const v of ['fp', 'v1', 'v2', 'v3', 'v4']) {
+  gqa(`${v}: logits and greedy continuation`, async () => {
+    const g = manifest().tiny_gqa.variants[v];
+    const model = await loadModel(await fileFor(`gqa-${v}`, 'models/tiny-gqa-hf', v === 'fp' ? 0 : Number(v[1])));
+    try {
+      assert.is(model.tokenizer, null, 'converted without a tokenizer');
+      compareLogits(`tiny-gqa/${v}`, model.evaluate(manifest().tiny_gqa.sequence.ids), readF32(`golden/${g.logits.file}`), 300);
+      const r = await model.complete(g.greedy_from_bos.prompt_ids, { temperature: 0, maxTokens: g.greedy_from_bos.new_ids.length, stopAtEos: false });
+      assert.equal(r.tokens, g.greedy_from_bos.new_ids);
+    } finally {
+      model.dispose();
+    }
+  });
+}
+gqa.run();
