@@ -265,6 +265,10 @@ function writeScalar(w: Writer, type: ValueType, v: unknown): void {
  * offsets and the total data size.
  */
 export function encodeHeader(metadata: Metadata, tensors: { name: string; dims: number[]; type: number; size: number }[], alignment: number): { header: Uint8Array; tensors: TensorInfo[]; dataSize: number } {
+  if (alignment !== 32 && !metadata.has('general.alignment')) {
+    // Readers assume 32 without this key; the data section would be misplaced.
+    metadata = new Map(metadata).set('general.alignment', { type: ValueType.U32, value: alignment });
+  }
   const w = new Writer();
   w.u32(GGUF_MAGIC);
   w.u32(GGUF_VERSION);
