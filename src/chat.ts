@@ -5,9 +5,9 @@
 
 import { Template } from '@huggingface/jinja';
 import { Fairy2iError, OptionError } from './errors.js';
-import { generateTokens, type GenerateOptions, type GenerateResult, type GenerationStream } from './generate.js';
+import { generateTokens, type Commit, type GenerateOptions, type GenerationStream } from './generate.js';
 import type { Model } from './model.js';
-import { TokenType, type Tokenizer } from './tokenizer.js';
+import { Tokenizer as Tok, TokenType, type Tokenizer } from './tokenizer.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -44,7 +44,7 @@ export function renderChat(format: ChatFormat, messages: ChatMessage[], tokenize
     for (const m of messages) {
       if (m.role === 'system') sys = `<<SYS>>\n${m.content}\n<</SYS>>\n\n`;
       else if (m.role === 'user') { out += `${bos}[INST] ${sys}${m.content.trim()} [/INST]`; sys = ''; }
-      else out += ` ${m.content.trim()} ${eos}`;
+      else out += `${m.content} ${eos}`;
     }
     return out;
   }
@@ -52,7 +52,7 @@ export function renderChat(format: ChatFormat, messages: ChatMessage[], tokenize
   for (const m of messages) {
     if (m.role === 'system') out += `${m.content}\n\n`;
     else if (m.role === 'user') out += `User: ${m.content}\nAssistant:`;
-    else out += ` ${m.content.trim()}\n`;
+    else out += `${m.content}\n`;
   }
   return out;
 }
@@ -80,44 +80,67 @@ export function encodeWithControls(tokenizer: Tokenizer, text: string): number[]
 }
 
 export class ChatSession {
-  readonly messages: ChatMessage[] = [];
   readonly format: ChatFormat;
+  /** The conversation as rendered: assistant turns hold the reply exactly as generated. */
+  private history: ChatMessage[] = [];
+  /** Tokens of the conversation so far and the text they stand for (a prefix of the next render). */
+  private tokens: number[] = [];
+  private text = '';
+  /** Encodes and decodes continuations: no dummy-prefix space added or stripped. */
+  private cont: Tokenizer;
   private busy = false;
 
   constructor(private model: Model, private tokenizer: Tokenizer, opts: ChatOptions = {}) {
     this.format = opts.format ?? chooseFormat(model, tokenizer);
     if (this.format === 'template' && !tokenizer.vocab.chatTemplate) throw new OptionError('format', "is 'template' but the model file has no tokenizer.chat_template");
-    if (opts.system) this.messages.push({ role: 'system', content: opts.system });
+    this.cont = new Tok({ ...tokenizer.vocab, addSpacePrefix: false });
+    if (opts.system) this.history.push({ role: 'system', content: opts.system });
+  }
+
+  /** The conversation so far (replies trimmed). */
+  get messages(): ChatMessage[] {
+    return this.history.map((m) => (m.role === 'assistant' ? { ...m, content: m.content.trim() } : { ...m }));
   }
 
   /** Replaces the system prompt (the next turn re-evaluates from there). */
   setSystem(text: string): void {
-    const i = this.messages.findIndex((m) => m.role === 'system');
-    if (i >= 0) this.messages.splice(i, 1);
-    if (text) this.messages.unshift({ role: 'system', content: text });
+    this.history = this.history.filter((m) => m.role !== 'system');
+    if (text) this.history.unshift({ role: 'system', content: text });
+    this.tokens = [];
+    this.text = '';
   }
 
   /** Forgets the conversation (keeps the system prompt). */
   reset(): void {
-    const sys = this.messages.find((m) => m.role === 'system');
-    this.messages.length = 0;
-    if (sys) this.messages.push(sys);
+    this.history = this.history.filter((m) => m.role === 'system');
+    this.tokens = [];
+    this.text = '';
   }
 
   /** Sends a user message; the stream yields the reply, which joins the history when it ends. */
   send(content: string, opts: GenerateOptions = {}): GenerationStream {
     if (this.busy) throw new Fairy2iError('state', 'a reply is still being generated in this session');
-    const pending: ChatMessage[] = [...this.messages, { role: 'user', content }];
-    const prompt = encodeWithControls(this.tokenizer, renderChat(this.format, pending, this.tokenizer));
-    const sys = this.messages.find((m) => m.role === 'system');
+    const pending: ChatMessage[] = [...this.history, { role: 'user', content }];
+    const rendered = renderChat(this.format, pending, this.tokenizer);
+    // Continue the exact tokens of the conversation when the new render extends their text (so the
+    // KV cache covers everything before this turn); otherwise encode the whole render again.
+    const prompt = this.tokens.length && rendered.startsWith(this.text)
+      ? [...this.tokens, ...encodeWithControls(this.cont, rendered.slice(this.text.length))]
+      : encodeWithControls(this.tokenizer, rendered);
+    const sys = this.history.find((m) => m.role === 'system');
     const keepTokens = sys ? encodeWithControls(this.tokenizer, renderChat(this.format, [sys], this.tokenizer)).length : 1;
     const stop = [...(opts.stop ?? []), ...(this.format === 'plain' ? PLAIN_STOPS : [])];
     this.busy = true;
-    const stream = generateTokens(this.model, this.tokenizer, prompt, { keepTokens, ...opts, stop });
+    let commit: Commit | null = null;
+    const stream = generateTokens(this.model, this.tokenizer, prompt, { keepTokens, ...opts, stop }, (c) => (commit = c));
     stream.result.then(
-      (r: GenerateResult) => {
+      () => {
         this.busy = false;
-        this.messages.push({ role: 'user', content }, { role: 'assistant', content: r.text.trim() });
+        const c = commit!;
+        const said = this.cont.decode(c.generated);
+        this.history.push({ role: 'user', content }, { role: 'assistant', content: said + c.pendingText });
+        this.tokens = c.tokens;
+        this.text = rendered + said;
       },
       () => { this.busy = false; },
     );

@@ -130,11 +130,21 @@ export class GenerationStream implements AsyncIterable<GeneratePiece> {
   }
 }
 
+/** What a finished generation leaves for a chat session to continue from. */
+export interface Commit {
+  /** Prompt plus the generated tokens that are kept (a stop string's tokens are not). */
+  tokens: number[];
+  /** The kept generated tokens. */
+  generated: number[];
+  /** Text of the reply not covered by `generated` (before a stop string, inside its tokens). */
+  pendingText: string;
+}
+
 /**
  * Generates after `promptTokens` (the whole sequence the KV cache should hold before the first new
- * token). `onCommit` receives the tokens of the finished sequence, for chat sessions.
+ * token). `onCommit` receives what was kept, for chat sessions.
  */
-export function generateTokens(model: Model, tokenizer: Tokenizer | null, promptTokens: number[], opts: GenerateOptions = {}, onCommit?: (all: number[]) => void): GenerationStream {
+export function generateTokens(model: Model, tokenizer: Tokenizer | null, promptTokens: number[], opts: GenerateOptions = {}, onCommit?: (c: Commit) => void): GenerationStream {
   checkGenerateOptions(opts);
   const maxTokens = opts.maxTokens ?? 256;
   const stops = opts.stop ?? [];
@@ -152,9 +162,11 @@ export function generateTokens(model: Model, tokenizer: Tokenizer | null, prompt
     let held = ''; // text not yet emitted: it could be the start of a stop string
     let heldTokens: number[] = [];
     let stopReason: StopReason = 'length';
+    let pendingText = '';
+    let dropped = 0; // trailing tokens of a stop string, not kept
     const finish = (): GenerateResult => {
       const t2 = now();
-      onCommit?.(seq.slice());
+      onCommit?.({ tokens: seq.slice(0, seq.length - dropped), generated: generated.slice(0, generated.length - dropped), pendingText });
       return {
         text, tokens: generated, stopReason, seed: sampler.seed,
         usage: { promptTokens: promptTokens.length, evaluatedPromptTokens: evaluated, completionTokens: generated.length },
@@ -175,7 +187,9 @@ export function generateTokens(model: Model, tokenizer: Tokenizer | null, prompt
         // Stop strings: cut at the first complete one; hold back a tail that may begin one.
         const hit = firstStop(held, stops);
         if (hit >= 0) {
-          text += held.slice(0, hit);
+          pendingText = held.slice(0, hit);
+          dropped = heldTokens.length;
+          text += pendingText;
           if (hit > 0) yield { text: held.slice(0, hit), tokens: heldTokens };
           stopReason = 'stop';
           break;

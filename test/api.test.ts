@@ -1,0 +1,158 @@
+// The library API as a user calls it, on the stories260K model converted to W2.
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
+import { AbortError, Fairy2iError, OptionError } from '../src/errors.ts';
+import { loadModel, type Model } from '../src/node.ts';
+import { convert } from '../src/node/convert.ts';
+import { tempDir } from './fixtures.ts';
+import { sharedPath, sharedSuite } from './shared.ts';
+
+const dir = tempDir();
+const file = join(dir, 's-v2.gguf');
+let model: Model;
+
+const s = sharedSuite('api: load, generate, chat');
+
+s.before(async () => {
+  if (!existsSync(sharedPath('models'))) return;
+  await convert(sharedPath('models/stories260K-hf'), { output: file, stages: 2, quiet: true });
+  model = await loadModel(file);
+});
+s.after(() => model?.dispose());
+
+const greedy = { temperature: 0 } as const;
+
+s('stream pieces add up to the result; maxTokens stops with "length"', async () => {
+  const stream = model.generate('Once upon a time', { ...greedy, maxTokens: 20 });
+  let text = '', n = 0;
+  for await (const p of stream) { text += p.text; n += p.tokens.length; }
+  const r = await stream.result;
+  assert.is(r.text, text);
+  assert.is(r.tokens.length, 20);
+  assert.is(n, 20);
+  assert.is(r.stopReason, 'length');
+  assert.is(r.usage.completionTokens, 20);
+  assert.ok(r.timings.generateTokensPerSecond > 0);
+  assert.is(r.usage.promptTokens, model.tokenize('Once upon a time').length);
+});
+
+s('a stop string ends the text before it, with "stop"', async () => {
+  const full = await model.complete('Once upon a time', { ...greedy, maxTokens: 40 });
+  const words = full.text.split(' ').filter((w) => w.length > 3);
+  const stop = words[Math.min(3, words.length - 1)];
+  const cut = await model.complete('Once upon a time', { ...greedy, maxTokens: 40, stop: [stop] });
+  assert.is(cut.stopReason, 'stop');
+  assert.is(cut.text, full.text.slice(0, full.text.indexOf(stop)));
+  assert.not.ok(cut.text.includes(stop));
+});
+
+s('an AbortSignal stops within one token, with "abort"', async () => {
+  const ac = new AbortController();
+  const stream = model.generate('Once upon a time', { ...greedy, maxTokens: 200, signal: ac.signal });
+  let pieces = 0;
+  for await (const _ of stream) if (++pieces === 3) ac.abort();
+  const r = await stream.result;
+  assert.is(r.stopReason, 'abort');
+  assert.ok(r.tokens.length <= 4, `${r.tokens.length} tokens after abort at 3`);
+});
+
+s('the same seed gives the same tokens, another seed other tokens', async () => {
+  const opts = { temperature: 1, maxTokens: 30, seed: 11 };
+  const a = await model.complete('The cat', opts);
+  const b = await model.complete('The cat', opts);
+  const c = await model.complete('The cat', { ...opts, seed: 12 });
+  assert.equal(a.tokens, b.tokens);
+  assert.not.equal(a.tokens, c.tokens);
+  assert.is(a.seed, 11);
+});
+
+s('misspelled and bad options are rejected by name', () => {
+  assert.throws(() => model.generate('x', { temprature: 0 } as any), (e: Error) => e instanceof OptionError && /temprature: is not a generate option/.test(e.message));
+  assert.throws(() => model.generate('x', { maxTokens: -1 }), (e: Error) => /maxTokens/.test(e.message));
+  assert.throws(() => model.generate('x', { stop: [''] }), (e: Error) => /stop/.test(e.message));
+});
+
+s('chat turns reuse the KV cache: the second turn evaluates only its own new tokens', async () => {
+  const chat = model.chat({ system: 'A story.' });
+  assert.is(chat.format, 'plain');
+  const r1 = await chat.send('Tell me about a cat.', { ...greedy, maxTokens: 16 }).done();
+  assert.is(chat.messages.length, 3);
+  const r2 = await chat.send('And a dog?', { ...greedy, maxTokens: 16 }).done();
+  assert.ok(r2.usage.promptTokens > r1.usage.promptTokens + r1.usage.completionTokens - 2);
+  const newTurn = model.tokenize('User: And a dog?\nAssistant:', { addBos: false }).length;
+  assert.ok(r2.usage.evaluatedPromptTokens <= newTurn + 4, `evaluated ${r2.usage.evaluatedPromptTokens} of ${r2.usage.promptTokens} prompt tokens (new turn ≈ ${newTurn})`);
+  chat.reset();
+  assert.equal(chat.messages.map((m) => m.role), ['system']);
+});
+
+s('the file chat template is used when present (rendered with jinja)', async () => {
+  const { renderChat } = await import('../src/chat.ts');
+  const tok = model.tokenizer!;
+  const withTemplate = Object.create(tok, { vocab: { value: { ...tok.vocab, chatTemplate: "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}" } } });
+  assert.is(renderChat('template', [{ role: 'user', content: 'hi' }], withTemplate), '<|user|>hi<|assistant|>');
+  assert.is(renderChat('llama2', [{ role: 'system', content: 'S' }, { role: 'user', content: 'hi' }], tok), '<s>[INST] <<SYS>>\nS\n<</SYS>>\n\nhi [/INST]');
+});
+
+s('a full context stops with "length", or shifts when asked', async () => {
+  const small = await loadModel(file, { contextLength: 24 });
+  try {
+    const a = await small.complete('Once upon a time', { ...greedy, maxTokens: 100 });
+    assert.is(a.stopReason, 'length');
+    assert.ok(a.usage.promptTokens + a.tokens.length <= 24);
+    const b = await small.complete('Once upon a time', { ...greedy, maxTokens: 60, onContextFull: 'shift', keepTokens: 1 });
+    assert.is(b.tokens.length, 60);
+    assert.is(b.stopReason, 'length');
+  } finally {
+    small.dispose();
+  }
+});
+
+s('evaluate gives the logits of every position; tokenize/detokenize round-trip', () => {
+  const ids = model.tokenize('Lily had a red ball.');
+  assert.is(ids[0], 1);
+  assert.is(model.detokenize(ids), 'Lily had a red ball.');
+  const all = model.evaluate(ids);
+  assert.is(all.length, ids.length * 512);
+  const last = model.step(ids[ids.length - 1], ids.length - 1)!;
+  let d = 0;
+  for (let i = 0; i < 512; i++) d = Math.max(d, Math.abs(last[i] - all[(ids.length - 1) * 512 + i]));
+  assert.is(d, 0);
+});
+
+s('loads from bytes and from a URL on a loopback server, with progress', async () => {
+  const bytes = new Uint8Array(readFileSync(file));
+  const a = await loadModel(bytes);
+  const server = createServer((req, res) => { res.setHeader('content-length', bytes.length); res.end(bytes); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const seen: number[] = [];
+    const b = await loadModel(`http://127.0.0.1:${port}/m.gguf`, { onProgress: (p) => seen.push(p.loaded / p.total) });
+    assert.is(seen[seen.length - 1], 1);
+    const ra = await a.complete('Once', { ...greedy, maxTokens: 8 });
+    const rb = await b.complete('Once', { ...greedy, maxTokens: 8 });
+    assert.equal(ra.tokens, rb.tokens);
+    a.dispose();
+    b.dispose();
+    await assert.not.throws(async () => {});
+    try { await loadModel(`http://127.0.0.1:${port + 1 === 65536 ? 1 : port + 1}/none.gguf`); assert.unreachable(); } catch (e) { assert.instance(e, Fairy2iError); }
+  } finally {
+    server.close();
+  }
+});
+
+s('a disposed model refuses work with a clear error', async () => {
+  const m = await loadModel(file);
+  m.dispose();
+  assert.throws(() => m.generate('x'), (e: Error) => e instanceof Fairy2iError && /disposed/.test(e.message));
+});
+
+s('breaking out of the stream early ends it (result rejects with AbortError)', async () => {
+  const stream = model.generate('Once', { ...greedy, maxTokens: 50 });
+  for await (const _ of stream) break;
+  try { await stream.result; assert.unreachable(); } catch (e) { assert.instance(e, AbortError); }
+});
+
+s.run();
