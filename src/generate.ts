@@ -175,7 +175,11 @@ export function generateTokens(model: Model, tokenizer: Tokenizer | null, prompt
     };
     try {
       if (opts.signal?.aborted) { stopReason = 'abort'; return finish(); }
+      let lastYield = now();
       while (generated.length < maxTokens) {
+        // Let timers, input (a Ctrl-C key) and abort() run between tokens: awaiting pieces alone only
+        // runs microtasks. Every ~8 ms keeps the cost negligible at high token rates.
+        if (now() - lastYield > 8) { await yieldToEventLoop(); lastYield = now(); }
         if (opts.signal?.aborted) { stopReason = 'abort'; break; }
         const tok = sampler.sample(logits, seq);
         if (tok === eos && opts.stopAtEos !== false) { stopReason = 'stop'; break; }
@@ -254,6 +258,16 @@ function partialStopTail(s: string, stops: string[]): number {
     }
   }
   return best;
+}
+
+/** A macrotask turn in any runtime (setImmediate where it exists; MessageChannel avoids timer clamping). */
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => void };
+  if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
+  if (typeof MessageChannel !== 'undefined') {
+    return new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = () => { c.port1.close(); r(); }; c.port2.postMessage(0); });
+  }
+  return new Promise((r) => setTimeout(r, 0));
 }
 
 function now(): number {

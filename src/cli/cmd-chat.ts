@@ -25,25 +25,24 @@ export async function runChat(a: Parsed): Promise<void> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
   const out = process.stdout;
   let current: AbortController | null = null;
-  let closed = false;
   rl.on('SIGINT', () => {
     if (current) current.abort();
     else rl.close();
   });
-  rl.on('close', () => { closed = true; current?.abort(); });
   if (tty) out.write(`${model.config.name || 'model'} (${model.config.stages ? `Fairy2i V${model.config.stages}` : 'float'}, ${session.format} chat format). /reset, /system TEXT, /exit; Ctrl-C stops a reply.\n`);
   const lines = rl[Symbol.asyncIterator]();
   for (;;) {
     if (tty) out.write('> ');
     const next = await lines.next();
-    if (next.done || closed) break;
+    if (next.done) break; // end of input (lines already read are still answered)
     const line = next.value.trim();
     if (!line) continue;
     if (line === '/exit' || line === '/quit') break;
     if (line === '/reset') { session.reset(); out.write('(conversation cleared)\n'); continue; }
     if (line.startsWith('/system')) { session.setSystem(line.slice(7).trim()); out.write('(system prompt set)\n'); continue; }
     current = new AbortController();
-    const stream = session.send(line, { ...samplingFromFlags(f), maxTokens: f['max-tokens'] as number, signal: current.signal });
+    // A long chat keeps going past the context: the oldest turns are dropped, the system prompt kept.
+    const stream = session.send(line, { ...samplingFromFlags(f), maxTokens: f['max-tokens'] as number, signal: current.signal, onContextFull: 'shift' });
     for await (const piece of stream) out.write(piece.text);
     const r = await stream.result;
     current = null;
