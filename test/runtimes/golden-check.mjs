@@ -1,0 +1,76 @@
+// The runtime-neutral golden check: the same code runs in Node, Deno, Bun (through golden-main.mjs)
+// and headless Chromium (through golden.html). Plain JavaScript with no imports of its own, so every
+// runtime loads it unchanged; the caller passes the library's loadModel, the model source and a way to
+// read files under ../shared/golden.
+//
+// Criteria are those of test/engine.test.ts: on the golden story64 sequence, every position's
+// logits within 1e-3 × that position's max |logit| (the goldens are float64 forwards; ours is float32
+// with its own summation order) and the same arg-max; and 64 greedy tokens from BOS equal to the
+// golden v2.greedy.from_bos.new_ids exactly.
+
+export const MAX_REL_LOGIT_ERR = 1e-3;
+
+/**
+ * @param {object} a
+ * @param {(source: any, opts?: any) => Promise<any>} a.loadModel  the library's loadModel
+ * @param {any} a.model  what to pass to loadModel (a path in Node/Deno/Bun, a URL in a browser)
+ * @param {(rel: string) => Promise<Uint8Array>} a.readGolden  bytes of ../shared/golden/<rel>
+ * @param {string} a.runtime  a name for the report, e.g. "deno 2.9.6"
+ * @returns {Promise<object>} a JSON-able report; `ok` is true only when every check passed
+ */
+export async function goldenCheck({ loadModel, model: source, readGolden, runtime }) {
+  const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+  const report = { runtime, ok: false, errors: [], timingsMs: {} };
+  const manifest = JSON.parse(new TextDecoder().decode(await readGolden('manifest.json')));
+  const st = manifest.stories260K;
+  const g = st.variants.v2;
+
+  let t0 = now();
+  const model = await loadModel(source);
+  report.timingsMs.load = now() - t0;
+  try {
+    const V = model.config.vocabSize;
+
+    // Logits on story64.
+    const ids = st.sequences.story64.ids;
+    const b = await readGolden(g.logits.story64.file);
+    const golden = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    t0 = now();
+    const ours = model.evaluate(ids);
+    report.timingsMs.logits = now() - t0;
+    let worstRatio = 0;
+    if (ours.length !== golden.length || golden.length !== ids.length * V) {
+      report.errors.push(`story64 logits: ${ours.length} values, golden has ${golden.length} (${ids.length} positions × vocab ${V})`);
+    } else {
+      for (let t = 0; t < ids.length; t++) {
+        let maxAbs = 0, worst = 0, a = 0, bb = 0;
+        for (let i = 0; i < V; i++) {
+          const o = ours[t * V + i], gv = golden[t * V + i];
+          maxAbs = Math.max(maxAbs, Math.abs(gv));
+          worst = Math.max(worst, Math.abs(o - gv));
+          if (o > ours[t * V + a]) a = i;
+          if (gv > golden[t * V + bb]) bb = i;
+        }
+        worstRatio = Math.max(worstRatio, worst / maxAbs);
+        if (!(worst <= MAX_REL_LOGIT_ERR * maxAbs)) report.errors.push(`story64 position ${t}: max |Δ| ${worst} > ${MAX_REL_LOGIT_ERR} × ${maxAbs}`);
+        if (a !== bb) report.errors.push(`story64 position ${t}: arg-max ${a}, golden ${bb}`);
+      }
+    }
+    report.logits = { positions: ids.length, vocab: V, worstRelErr: worstRatio };
+
+    // Greedy from BOS.
+    const gr = g.greedy.from_bos;
+    t0 = now();
+    const r = await model.complete(gr.prompt_ids, { temperature: 0, maxTokens: gr.new_ids.length, stopAtEos: false });
+    report.timingsMs.greedy = now() - t0;
+    report.greedy = { tokens: r.tokens, expected: gr.new_ids };
+    if (r.tokens.length !== gr.new_ids.length || r.tokens.some((x, i) => x !== gr.new_ids[i])) {
+      report.errors.push(`greedy from BOS: got tokens ${JSON.stringify(r.tokens)}, expected ${JSON.stringify(gr.new_ids)}`);
+    }
+  } finally {
+    model.dispose();
+  }
+  report.ok = report.errors.length === 0;
+  if (report.errors.length > 8) report.errors = [...report.errors.slice(0, 8), `... and ${report.errors.length - 8} more`];
+  return report;
+}
