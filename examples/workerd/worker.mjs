@@ -17,12 +17,18 @@ import { loadModel } from '../../dist/browser.js';
 const MAX_TOKENS = 1024;
 
 // One model per isolate, loaded by the first request (I/O and timers are not allowed at global
-// scope in workerd). A completion never yields to the event loop (the engine is synchronous between
-// tokens, microtasks only), so requests in the same isolate cannot interleave on the KV cache.
+// scope in workerd). A model has one KV cache and generation yields to the event loop between
+// tokens, so completions in the same isolate take turns instead of interleaving on the cache.
 let model = null;
 async function getModel() {
   model ??= await loadModel(modelBytes, { wasm });
   return model;
+}
+let turn = Promise.resolve();
+function exclusive(fn) {
+  const run = turn.then(fn);
+  turn = run.catch(() => {});
+  return run;
 }
 
 const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
@@ -41,9 +47,8 @@ export default {
       const { prompt, n = 32 } = body ?? {};
       if (typeof prompt !== 'string') return json({ error: '"prompt" must be a string' }, 400);
       if (!Number.isInteger(n) || n < 0 || n > MAX_TOKENS) return json({ error: `"n" must be an integer in [0, ${MAX_TOKENS}]` }, 400);
-      const m = await getModel();
       try {
-        const r = await m.complete(prompt, { temperature: 0, maxTokens: n });
+        const r = await exclusive(async () => (await getModel()).complete(prompt, { temperature: 0, maxTokens: n }));
         return json({ text: r.text, tokens: r.tokens });
       } catch (e) {
         // The library's own errors (Fairy2iError: a bad prompt or option) are the caller's fault.
