@@ -4,25 +4,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fairy2iError } from '../errors.js';
-import type { LinearKind } from '../format.js';
+import type { LinearKind, ModelConfig } from '../format.js';
 import type { TokenizerVocab } from '../tokenizer.js';
 import { openHfCheckpoint } from './checkpoint-hf.js';
 import { openLlama2cCheckpoint } from './checkpoint-llama2c.js';
 
-export interface Hyper {
-  name: string;
-  contextLength: number;
-  dim: number;
-  nLayers: number;
-  ffnDim: number;
-  nHeads: number;
-  nKvHeads: number;
-  headDim: number;
-  rmsEps: number;
-  ropeTheta: number;
-  vocabSize: number;
+/** The source's hyper-parameters: the model config's shape fields, plus whether lm_head is tied. */
+export type Hyper = Pick<ModelConfig, 'name' | 'contextLength' | 'dim' | 'nLayers' | 'ffnDim' | 'nHeads' | 'nKvHeads' | 'headDim' | 'rmsEps' | 'ropeTheta' | 'vocabSize'> & {
   tied: boolean;
-}
+};
 
 export type TensorRole =
   | { kind: 'embedding' }
