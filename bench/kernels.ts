@@ -1,0 +1,187 @@
+// Kernel bench: check every fast kernel against its _ref on random data, then time them.
+//
+//   npm run build:wasm && npx tsx bench/kernels.ts [--quick]
+//
+// Instantiates build/fairy2i.wasm with plain WebAssembly.instantiate (no imports) and manages
+// memory itself from heap_base(), as the host does. Bandwidth numbers count bytes of packed
+// codes read per second (cmatvec at S = 2 reads 2 bits per real weight); the roofline is
+// bandwidth_read streaming a buffer larger than the last-level cache.
+
+import { readFileSync } from "node:fs";
+
+const quick = process.argv.includes("--quick");
+const wasmPath = new URL("../build/fairy2i.wasm", import.meta.url);
+const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {});
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const k = instance.exports as any;
+const memory = k.memory as WebAssembly.Memory;
+
+// ---- memory: a bump allocator above the module's static data ----
+let top = align(k.heap_base() as number, 64);
+function align(p: number, a: number): number {
+  return Math.ceil(p / a) * a;
+}
+function alloc(bytes: number): number {
+  const p = top;
+  top = align(top + bytes, 64);
+  const need = Math.ceil(top / 65536) - memory.buffer.byteLength / 65536;
+  if (need > 0) memory.grow(need);
+  return p;
+}
+const f32 = (p: number, n: number) => new Float32Array(memory.buffer, p, n);
+const u8 = (p: number, n: number) => new Uint8Array(memory.buffer, p, n);
+const u16 = (p: number, n: number) => new Uint16Array(memory.buffer, p, n);
+
+// ---- deterministic random data (mulberry32) ----
+let seed = 0x2f6e2b1;
+function rand(): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const fillF32 = (p: number, n: number, s = 1) => { const v = f32(p, n); for (let i = 0; i < n; i++) v[i] = (rand() * 2 - 1) * s; };
+const fillU8 = (p: number, n: number) => { const v = u8(p, n); for (let i = 0; i < n; i++) v[i] = (rand() * 256) | 0; };
+const fillF16 = (p: number, n: number) => { const v = u16(p, n); for (let i = 0; i < n; i++) v[i] = k.f32_to_f16_bits((rand() * 2 - 1) * 0.1); };
+const rowBytes = (m: number, S: number) => Math.ceil(m / 64) * 2 * S * 16;
+
+// ---- check ----
+// Fast and _ref sum in different orders. For n summed terms each of them is within
+// gamma_n = n·u/(1 − n·u) · Σ|terms| of the exact sum (Higham, Accuracy and Stability, eq. 4.4),
+// u = 2^-24, so they differ by at most 2·gamma_n·Σ|terms|; we compare against that with n the
+// number of terms per output plus a few for the final combination.
+const U = 2 ** -24;
+const gamma = (n: number) => (n * U) / (1 - n * U);
+let failures = 0;
+function compare(name: string, got: Float32Array, want: Float32Array, bound: (i: number) => number): void {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    const b = bound(i);
+    if (!(d <= b)) { failures++; console.log(`MISMATCH ${name} [${i}]: fast ${got[i]} ref ${want[i]} bound ${b}`); return; }
+    if (b > 0) worst = Math.max(worst, d / b);
+  }
+  if (!quick) console.log(`  ok ${name}  (worst |fast-ref| = ${(worst * 100).toFixed(1)}% of bound)`);
+}
+
+function checkCmatvec(n: number, m: number, S: number, T: number): void {
+  const rb = rowBytes(m, S);
+  const codes = alloc(n * rb); fillU8(codes, n * rb);
+  const scales = alloc(16 * S); { const s = f32(scales, 4 * S); for (let i = 0; i < 4 * S; i++) s[i] = 0.01 + rand() * 0.05; }
+  const x = alloc(8 * m * T); fillF32(x, 2 * m * T);
+  const y1 = alloc(8 * n * T), y2 = alloc(8 * n * T);
+  // Σ|terms| per output: every plane adds scale · Σ_j (|a_j| + |b_j|) at most, to each of y_re, y_im.
+  const sc = f32(scales, 4 * S);
+  let ssum = 0; for (let i = 0; i < 4 * S; i++) ssum += sc[i];
+  const absx: number[] = [];
+  for (let t = 0; t < T; t++) { const v = f32(x + 8 * m * t, 2 * m); let s = 0; for (const e of v) s += Math.abs(e); absx.push(s); }
+  const bound = (i: number) => 2 * gamma(2 * m + 8 * S + 4) * ssum * absx[Math.floor(i / (2 * n))];
+  if (T === 1) {
+    k.cmatvec(y1, x, codes, scales, n, m, S, 0, n);
+    k.cmatvec_ref(y2, x, codes, scales, n, m, S, 0, n);
+    compare(`cmatvec n=${n} m=${m} S=${S}`, f32(y1, 2 * n), f32(y2, 2 * n), bound);
+  } else {
+    k.cmatmul(y1, x, codes, scales, n, m, S, T, 0, n);
+    k.cmatmul_ref(y2, x, codes, scales, n, m, S, T, 0, n);
+    compare(`cmatmul n=${n} m=${m} S=${S} T=${T}`, f32(y1, 2 * n * T), f32(y2, 2 * n * T), bound);
+  }
+}
+
+function checkMatvec(kind: "f32" | "f16", nOut: number, nIn: number, T: number): void {
+  const wb = kind === "f32" ? 4 : 2;
+  const w = alloc(nOut * nIn * wb);
+  if (kind === "f32") fillF32(w, nOut * nIn, 0.1); else fillF16(w, nOut * nIn);
+  const x = alloc(4 * nIn * T); fillF32(x, nIn * T);
+  const y1 = alloc(4 * nOut * T), y2 = alloc(4 * nOut * T);
+  const bound = () => 2 * gamma(nIn + 2) * 0.1 * nIn; // |w| <= 0.1, |x| <= 1
+  if (T === 1) {
+    k[`matvec_${kind}`](y1, x, w, nOut, nIn, 0, nOut);
+    k[`matvec_${kind}_ref`](y2, x, w, nOut, nIn, 0, nOut);
+  } else {
+    k[`matmul_${kind}`](y1, x, w, nOut, nIn, T, 0, nOut);
+    k[`matmul_${kind}_ref`](y2, x, w, nOut, nIn, T, 0, nOut);
+  }
+  compare(`mat${T === 1 ? "vec" : "mul"}_${kind} ${nOut}x${nIn} T=${T}`, f32(y1, nOut * T), f32(y2, nOut * T), bound);
+}
+
+const mark = top;
+for (const [n, m] of [[7, 101], [17, 129], [64, 2048], [3, 5504]]) {
+  for (const S of [1, 2, 3, 4]) checkCmatvec(n, m, S, 1);
+  checkCmatvec(n, m, 2, 5);
+}
+for (const kind of ["f32", "f16"] as const) for (const T of [1, 3, 8]) checkMatvec(kind, 33, 4099, T);
+top = mark;
+if (failures > 0) {
+  console.log(`${failures} kernel(s) do not match their _ref: not timing them`);
+  process.exit(1);
+}
+console.log("all results match");
+if (quick) process.exit(0);
+
+// ---- timing ----
+function time(fn: () => void, minMs: number, maxReps: number): number {
+  fn(); // warm up (JIT tier-up, page faults)
+  const ts: number[] = [];
+  const t0 = performance.now();
+  while (ts.length < maxReps && (ts.length < 3 || performance.now() - t0 < minMs)) {
+    const a = performance.now();
+    fn();
+    ts.push(performance.now() - a);
+  }
+  ts.sort((p, q) => p - q);
+  return ts[Math.floor(ts.length / 2)]; // median, ms
+}
+const gbs = (bytes: number, ms: number) => bytes / ms / 1e6;
+
+const rooflineBytes = 64 << 20;
+const rbuf = alloc(rooflineBytes); fillU8(rbuf, rooflineBytes);
+const roofMs = time(() => k.bandwidth_read(rbuf, rooflineBytes, 1), 300, 20);
+const roof = gbs(rooflineBytes, roofMs);
+console.log(`\nbandwidth_read ${rooflineBytes >> 20} MiB: ${roof.toFixed(2)} GB/s (memory roofline)`);
+top = rbuf;
+
+console.log("\ncmatvec, S = 2, GB/s of packed codes read (LLaMA-2-7B shapes, real out x in)");
+console.log("shape          codes MiB   fast ms   fast GB/s   ref ms   ref GB/s   fast/ref   fast/roofline");
+const S = 2;
+for (const [outR, inR] of [[4096, 4096], [11008, 4096], [4096, 11008]]) {
+  const n = outR / 2, m = inR / 2;
+  const bytes = n * rowBytes(m, S);
+  const codes = alloc(bytes); fillU8(codes, bytes);
+  const scales = alloc(16 * S); fillF32(scales, 4 * S, 0.05);
+  const x = alloc(8 * m); fillF32(x, 2 * m);
+  const y = alloc(8 * n);
+  const fast = time(() => k.cmatvec(y, x, codes, scales, n, m, S, 0, n), 500, 50);
+  const ref = time(() => k.cmatvec_ref(y, x, codes, scales, n, m, S, 0, n), 0, 3);
+  console.log(
+    `${`${outR}x${inR}`.padEnd(14)} ${(bytes / 2 ** 20).toFixed(2).padStart(9)} ${fast.toFixed(2).padStart(9)} ${gbs(bytes, fast).toFixed(2).padStart(11)}` +
+    ` ${ref.toFixed(1).padStart(8)} ${gbs(bytes, ref).toFixed(3).padStart(10)} ${(ref / fast).toFixed(1).padStart(9)}x ${(gbs(bytes, fast) / roof * 100).toFixed(0).padStart(13)}%`,
+  );
+  top = codes;
+}
+
+{
+  const n = 2048, m = 2048, T = 8;
+  const bytes = n * rowBytes(m, S);
+  const codes = alloc(bytes); fillU8(codes, bytes);
+  const scales = alloc(16 * S); fillF32(scales, 4 * S, 0.05);
+  const X = alloc(8 * m * T); fillF32(X, 2 * m * T);
+  const Y = alloc(8 * n * T);
+  const one = time(() => k.cmatvec(Y, X, codes, scales, n, m, S, 0, n), 300, 30);
+  const mm = time(() => k.cmatmul(Y, X, codes, scales, n, m, S, T, 0, n), 300, 30);
+  console.log(`\ncmatmul 4096x4096 S=2 T=${T}: ${mm.toFixed(2)} ms = ${(mm / T).toFixed(2)} ms per vector (cmatvec ${one.toFixed(2)} ms)`);
+  top = codes;
+}
+
+for (const kind of ["f32", "f16"] as const) {
+  const nOut = 4096, nIn = 4096, wb = kind === "f32" ? 4 : 2;
+  const w = alloc(nOut * nIn * wb);
+  if (kind === "f32") fillF32(w, nOut * nIn, 0.1); else fillF16(w, nOut * nIn);
+  const x = alloc(4 * nIn); fillF32(x, nIn);
+  const y = alloc(4 * nOut);
+  const fast = time(() => k[`matvec_${kind}`](y, x, w, nOut, nIn, 0, nOut), 300, 30);
+  const ref = time(() => k[`matvec_${kind}_ref`](y, x, w, nOut, nIn, 0, nOut), 0, 3);
+  const bytes = nOut * nIn * wb;
+  console.log(`matvec_${kind} 4096x4096: fast ${fast.toFixed(2)} ms ${gbs(bytes, fast).toFixed(2)} GB/s, ref ${ref.toFixed(2)} ms ${gbs(bytes, ref).toFixed(2)} GB/s, ${(ref / fast).toFixed(1)}x`);
+  top = w;
+}
