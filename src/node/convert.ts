@@ -168,17 +168,18 @@ function yieldToSignals(): Promise<void> {
 /** Runs `write` on a temporary file beside `target`, then renames it over the target. */
 async function writeAtomically(target: string, write: (fd: number) => Promise<void>): Promise<void> {
   const tmp = `${target}.tmp-${process.pid}`;
-  let fd: number;
-  try {
-    fd = openSync(tmp, 'wx');
-  } catch (e) {
-    throw ioError(target, e);
-  }
+  // Handlers go in before the temporary exists, so a signal can never leave it behind.
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, onSignal(s)] as const);
   interrupted = null;
   for (const [s, h] of handlers) process.on(s, h);
+  let fd = -1;
   let ok = false;
   try {
+    try {
+      fd = openSync(tmp, 'wx');
+    } catch (e) {
+      throw ioError(target, e);
+    }
     await write(fd);
     try {
       fsyncSync(fd);
@@ -195,9 +196,9 @@ async function writeAtomically(target: string, write: (fd: number) => Promise<vo
     ok = true;
   } finally {
     for (const [s, h] of handlers) process.off(s, h);
-    if (!ok) {
-      if (fd! >= 0) try { closeSync(fd!); } catch { /* already closed */ }
-      try { unlinkSync(tmp); } catch { /* never created */ }
+    if (!ok && fd >= 0) {
+      try { closeSync(fd); } catch { /* already closed */ }
+      try { unlinkSync(tmp); } catch { /* already gone */ }
     }
   }
 }
