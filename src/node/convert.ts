@@ -173,10 +173,12 @@ async function writeAtomically(target: string, write: (fd: number) => Promise<vo
   interrupted = null;
   for (const [s, h] of handlers) process.on(s, h);
   let fd = -1;
+  let created = false;
   let ok = false;
   try {
     try {
       fd = openSync(tmp, 'wx');
+      created = true;
     } catch (e) {
       throw ioError(target, e);
     }
@@ -196,8 +198,8 @@ async function writeAtomically(target: string, write: (fd: number) => Promise<vo
     ok = true;
   } finally {
     for (const [s, h] of handlers) process.off(s, h);
-    if (!ok && fd >= 0) {
-      try { closeSync(fd); } catch { /* already closed */ }
+    if (!ok && created) {
+      if (fd >= 0) try { closeSync(fd); } catch { /* already closed */ }
       try { unlinkSync(tmp); } catch { /* already gone */ }
     }
   }
