@@ -39,11 +39,12 @@ if (!filter.length) {
   else { failed++; console.log('harness self-test: test/harness.fails.ts did not fail!\n' + s.out); }
 
   const as = run('npx', ['asp', '--config', 'as-pect.config.js', '--summary']);
-  process.stdout.write(as.out.split('\n').slice(-40).join('\n') + '\n');
-  const m = /\[Tests\]:\s*(\d+)\s*pass,\s*(\d+)\s*fail,\s*(\d+)\s*total/.exec(as.out);
-  if (m) { passed += Number(m[1]); failed += Number(m[2]); }
+  process.stdout.write(as.out.split('\n').slice(-12).join('\n') + '\n');
+  // as-pect's summary: "[Tests]: <passed> / <total>" (see as-pect.config.js).
+  const m = /\[Tests\]:\s*(\d+)\s*\/\s*(\d+)/.exec(as.out);
+  if (m) { passed += Number(m[1]); failed += Number(m[2]) - Number(m[1]); }
   else { console.log(`as-pect printed no test summary (exit ${as.code})`); failed++; }
-  if (m && as.code !== 0 && Number(m[2]) === 0) failed++;
+  if (m && as.code !== 0 && Number(m[1]) === Number(m[2])) { console.log(`as-pect exited ${as.code}`); failed++; }
 }
 
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
