@@ -136,11 +136,13 @@ export function embed_f32(out: usize, table: usize, row: i32, dim: i32): void {
   memory.copy(out, table + <usize>row * <usize>dim * 4, <usize>dim * 4);
 }
 
-/** Scalar wrappers for the host and the tests (f16 bits in the low 16 bits). */
+/** Scalar wrappers for the host and the tests. */
 export function f16_bits_to_f32(h: i32): f32 {
+  // h: f16 bits in the low 16 bits -> the f32 value, exact
   return f16_to_f32(<u32>h & 0xffff);
 }
 
 export function f32_to_f16_bits(x: f32): i32 {
+  // x f32 -> f16 bits (0 .. 0xffff), round to nearest even
   return <i32>f32_to_f16(x);
 }

@@ -62,7 +62,7 @@ function compare(name: string, got: Float32Array, want: Float32Array, bound: (i:
     if (!(d <= b)) { failures++; console.log(`MISMATCH ${name} [${i}]: fast ${got[i]} ref ${want[i]} bound ${b}`); return; }
     if (b > 0) worst = Math.max(worst, d / b);
   }
-  if (!quick) console.log(`  ok ${name}  (worst |fast-ref| = ${(worst * 100).toFixed(1)}% of bound)`);
+  if (!quick) console.log(`  ok ${name}  (worst |fast-ref| = ${worst.toExponential(1)} of the bound)`);
 }
 
 function checkCmatvec(n: number, m: number, S: number, T: number): void {
