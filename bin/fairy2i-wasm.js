@@ -1,13 +1,26 @@
 #!/usr/bin/env node
-// Runs the bundled CLI (dist/cli.js, built by `npm run build`), or the TypeScript source through
-// tsx in a development checkout that has not been built yet.
-import { existsSync } from 'node:fs';
+// Runs the bundled CLI (dist/cli.js, built by `npm run build`). In a development checkout whose
+// src/ is newer than that bundle (or that has none), runs the TypeScript source through tsx instead,
+// so an edit is never shadowed by a stale build.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const dist = new URL('../dist/cli.js', import.meta.url);
+const dist = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const src = fileURLToPath(new URL('../src', import.meta.url));
+
+function newestMtime(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = `${dir}/${e.name}`;
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+const useDist = existsSync(dist) && (!existsSync(src) || statSync(dist).mtimeMs >= newestMtime(src));
 let main;
-if (existsSync(fileURLToPath(dist))) {
-  ({ main } = await import(dist.href));
+if (useDist) {
+  ({ main } = await import(new URL('../dist/cli.js', import.meta.url).href));
 } else {
   const { register } = await import('tsx/esm/api');
   register();

@@ -5,6 +5,7 @@ import { Fairy2iError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parseArgs, usage, type CommandSpec, type Parsed } from './args.js';
 import { convertSpec, runConvert } from './cmd-convert.js';
+import { benchSpec, runBench } from './cmd-bench.js';
 import { chatSpec, runChat } from './cmd-chat.js';
 import { infoSpec, runInfo } from './cmd-info.js';
 import { pplSpec, runPpl } from './cmd-ppl.js';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   run: { spec: runSpec, run: runRun },
   tokenize: { spec: tokenizeSpec, run: runTokenize },
   ppl: { spec: pplSpec, run: runPpl },
+  bench: { spec: benchSpec, run: runBench },
   convert: { spec: convertSpec, run: runConvert },
   info: { spec: infoSpec, run: runInfo },
 };
