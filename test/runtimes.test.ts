@@ -7,15 +7,16 @@
 // binary is missing FAILS with a message saying how to get it; only Chromium and workerd may be
 // skipped, and only outside CI (process.env.CI unset), with the reason printed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
+import { join, normalize, sep } from 'node:path';
 import * as assert from 'uvu/assert';
 import { loadModel } from '../src/node.ts';
 import { convert } from '../src/node/convert.ts';
 // @ts-ignore: plain JavaScript modules shared with .ci/run and the example
 import { findRuntime } from '../scripts/runtimes.mjs';
+// @ts-ignore
+import { launchChromium, serveFiles, withTimeout } from '../scripts/chromium.mjs';
 // @ts-ignore
 import { buildWorker } from '../examples/workerd/build.mjs';
 import { tempDir } from './fixtures.ts';
@@ -105,49 +106,24 @@ for (const name of ['node', 'deno', 'bun'] as const) {
 }
 
 /** Serves the repository's dist/, build/ and test/runtimes/ as they lie (so dist/browser.js finds ../build/fairy2i.wasm), the goldens at /golden/ and the model at /model.gguf. */
-function serve(model: string): Promise<{ server: Server; origin: string }> {
-  const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html; charset=utf-8', '.wasm': 'application/wasm', '.json': 'application/json', '.map': 'application/json' };
-  const resolve = (p: string): string | null => {
+function serve(model: string): Promise<{ origin: string; close: () => Promise<void> }> {
+  return serveFiles((p: string): string | null => {
     if (p === '/model.gguf') return model;
     if (p.startsWith('/golden/')) return join(sharedPath('golden'), normalize(p.slice('/golden/'.length)));
     if (/^\/(dist|build|test\/runtimes)\//.test(p)) return join(ROOT, normalize(p));
     return null;
-  };
-  const server = createServer((req, res) => {
-    const p = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const f = p.includes('..') ? null : resolve(p);
-    if (!f || !existsSync(f) || !statSync(f).isFile()) {
-      res.writeHead(404).end(`not found: ${p}`);
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[extname(f)] ?? 'application/octet-stream', 'content-length': statSync(f).size, 'cache-control': 'no-store' });
-    createReadStream(f).pipe(res);
   });
-  return new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok({ server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` }));
-  });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, fail) => { timer = setTimeout(() => fail(new Error(`${what}: no answer within ${ms / 1000} s`)), ms); })]).finally(() => clearTimeout(timer));
 }
 
 (optional('chromium') ? golden : golden.skip)('chromium (headless, playwright-core): the same check from dist/browser.js, wasm and model fetched over HTTP', async () => {
   const model = await v2File();
   const chrome = runtime('chromium');
-  const { chromium } = await import('playwright-core');
-  const { server, origin } = await serve(model);
+  const { origin, close } = await serve(model);
   const t0 = performance.now();
-  let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
   const pageErrors: string[] = [];
   try {
-    browser = await chromium.launch({
-      executablePath: chrome.path, headless: true, timeout: 60_000,
-      // This machine's network is closed: without these Chromium keeps trying to reach Google's hosts.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(chrome.path);
     const page = await browser.newPage();
     page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
     page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -158,8 +134,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     logTimes(`${chrome.version.split(' built')[0]} (headless)`, performance.now() - t0, rep);
   } finally {
     await browser?.close().catch(() => {});
-    server.closeAllConnections();
-    await new Promise((ok) => server.close(ok));
+    await close();
   }
 });
 
