@@ -1,6 +1,7 @@
 // as-pect 8 (AssemblyScript 0.27) configuration for the kernel specs in test/assembly/.
 // Run with `npm run test:as`. Compiler options come from as-pect.asconfig.json, which extends
-// asconfig.json (SIMD enabled). Each *.spec.ts is compiled and run on its own.
+// asconfig.json (SIMD and threads enabled, shared memory imported). Each *.spec.ts is compiled and
+// run on its own.
 //
 // asp's launcher (bin/asp.js) sets FORCE_COLOR=2 for its child, so the report is colored even
 // in a pipe. Scripts parse the summary, so colors are switched off here (this is the chalk
@@ -20,8 +21,13 @@ export default {
   // Shared helpers (test/assembly/util.ts) are imported by the specs, not included globally.
   include: [],
   disclude: [/node_modules/],
+  // The kernels are built as the engine is (asconfig.json): with threads, importing a shared memory
+  // of up to 4 GiB. A module that imports a shared memory cannot take as-pect's plain one, so it gets
+  // a shared memory of the same initial size instead.
   async instantiate(memory, createImports, instantiate, binary) {
-    return instantiate(binary, createImports({ env: { memory } }));
+    const imported = WebAssembly.Module.imports(new WebAssembly.Module(binary)).some((i) => i.kind === "memory");
+    const mem = imported ? new WebAssembly.Memory({ initial: memory.buffer.byteLength / 65536, maximum: 65536, shared: true }) : memory;
+    return instantiate(binary, createImports({ env: { memory: mem } }));
   },
   outputBinary: false,
 };

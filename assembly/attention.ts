@@ -4,7 +4,9 @@
 // for t < n_pos, p = softmax(scores) (max subtracted), out_h = Σ_t p_t v_t. The caller applies
 // the causal mask by passing n_pos = pos + 1. Cache rows are (n_pos_max, n_kv_heads·head_dim),
 // one per position, f32 or f16. att (n_heads, n_pos) is scratch and holds the probabilities
-// afterwards. Dot products and sums are f32 with 4-lane partial sums (the _ref kernels sum
+// afterwards. The attention_heads variants compute heads [h0, h1) only, with head h's scores at
+// att + h·att_stride floats, so threads can split heads (and batched prefill can give each head a
+// row of the context's length); a head's result is the same bits as in attention. Dot products and sums are f32 with 4-lane partial sums (the _ref kernels sum
 // sequentially); exp is vexp (act.ts, ≤ 2 ulp) in the fast kernels and Mathf.exp in the _ref.
 
 import { vexp, sexp } from "./act";
@@ -159,15 +161,15 @@ function weighted_sum(out: usize, p: usize, v: usize, vstride: usize, n_pos: i32
 // @ts-ignore: decorator
 @inline
 function attend(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
-  n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32, half: bool): void {
+  n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32, h0: i32, h1: i32, att_stride: i32, half: bool): void {
   const group = n_heads / n_kv_heads;
   const esz: usize = half ? 2 : 4;
   const rowStride = <usize>(n_kv_heads * head_dim) * esz;
   const scale = <f32>(1.0 / Math.sqrt(<f64>head_dim));
-  for (let h = 0; h < n_heads; h++) {
+  for (let h = h0; h < h1; h++) {
     const kvOff = <usize>((h / group) * head_dim) * esz;
     const qh = q + <usize>(h * head_dim) * 4;
-    const ah = att + <usize>h * (<usize>n_pos << 2);
+    const ah = att + <usize>h * (<usize>att_stride << 2);
     let kp = kcache + kvOff;
     for (let t = 0; t < n_pos; t++) {
       store<f32>(ah + (<usize>t << 2), (half ? dot_h(qh, kp, head_dim) : dot(qh, kp, head_dim)) * scale);
@@ -182,15 +184,15 @@ function attend(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
 // @ts-ignore: decorator
 @inline
 function attend_ref(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
-  n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32, half: bool): void {
+  n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32, h0: i32, h1: i32, att_stride: i32, half: bool): void {
   const group = n_heads / n_kv_heads;
   const esz: usize = half ? 2 : 4;
   const rowStride = <usize>(n_kv_heads * head_dim) * esz;
   const scale = <f32>(1.0 / Math.sqrt(<f64>head_dim));
-  for (let h = 0; h < n_heads; h++) {
+  for (let h = h0; h < h1; h++) {
     const kvOff = <usize>((h / group) * head_dim) * esz;
     const qh = q + <usize>(h * head_dim) * 4;
-    const ah = att + <usize>h * (<usize>n_pos << 2);
+    const ah = att + <usize>h * (<usize>att_stride << 2);
     for (let t = 0; t < n_pos; t++) {
       const kp = kcache + <usize>t * rowStride + kvOff;
       let s: f32 = 0;
@@ -218,26 +220,54 @@ export function attention(out: usize, q: usize, kcache: usize, vcache: usize, at
   n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32): void {
   // q f32 (n_heads, head_dim), kcache/vcache f32 (n_pos_max, n_kv_heads·head_dim), att f32 (n_heads, n_pos) scratch
   // -> out f32 (n_heads, head_dim); positions 0 .. n_pos − 1 are attended (n_pos ≥ 1)
-  attend(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, false);
+  attend(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, 0, n_heads, n_pos, false);
 }
 
 export function attention_ref(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
   n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32): void {
   // q f32 (n_heads, head_dim), kcache/vcache f32 (n_pos_max, n_kv_heads·head_dim), att f32 (n_heads, n_pos) scratch
   // -> out f32 (n_heads, head_dim); positions 0 .. n_pos − 1 are attended (n_pos ≥ 1)
-  attend_ref(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, false);
+  attend_ref(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, 0, n_heads, n_pos, false);
 }
 
 export function attention_f16kv(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
   n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32): void {
   // q f32 (n_heads, head_dim), kcache/vcache f16 (n_pos_max, n_kv_heads·head_dim), att f32 (n_heads, n_pos) scratch
   // -> out f32 (n_heads, head_dim); positions 0 .. n_pos − 1 are attended (n_pos ≥ 1)
-  attend(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, true);
+  attend(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, 0, n_heads, n_pos, true);
 }
 
 export function attention_f16kv_ref(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
   n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32): void {
   // q f32 (n_heads, head_dim), kcache/vcache f16 (n_pos_max, n_kv_heads·head_dim), att f32 (n_heads, n_pos) scratch
   // -> out f32 (n_heads, head_dim); positions 0 .. n_pos − 1 are attended (n_pos ≥ 1)
-  attend_ref(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, true);
+  attend_ref(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, 0, n_heads, n_pos, true);
+}
+
+export function attention_heads(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
+  n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32, h0: i32, h1: i32, att_stride: i32): void {
+  // q f32 (n_heads, head_dim), kcache/vcache f32 (n_pos_max, n_kv_heads·head_dim), att f32 (n_heads, att_stride) scratch
+  // -> out f32 (n_heads, head_dim), heads [h0, h1) written; positions 0 .. n_pos − 1 attended (1 ≤ n_pos ≤ att_stride)
+  attend(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, h0, h1, att_stride, false);
+}
+
+export function attention_heads_ref(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
+  n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32, h0: i32, h1: i32, att_stride: i32): void {
+  // q f32 (n_heads, head_dim), kcache/vcache f32 (n_pos_max, n_kv_heads·head_dim), att f32 (n_heads, att_stride) scratch
+  // -> out f32 (n_heads, head_dim), heads [h0, h1) written; positions 0 .. n_pos − 1 attended (1 ≤ n_pos ≤ att_stride)
+  attend_ref(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, h0, h1, att_stride, false);
+}
+
+export function attention_heads_f16kv(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
+  n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32, h0: i32, h1: i32, att_stride: i32): void {
+  // q f32 (n_heads, head_dim), kcache/vcache f16 (n_pos_max, n_kv_heads·head_dim), att f32 (n_heads, att_stride) scratch
+  // -> out f32 (n_heads, head_dim), heads [h0, h1) written; positions 0 .. n_pos − 1 attended (1 ≤ n_pos ≤ att_stride)
+  attend(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, h0, h1, att_stride, true);
+}
+
+export function attention_heads_f16kv_ref(out: usize, q: usize, kcache: usize, vcache: usize, att: usize,
+  n_heads: i32, n_kv_heads: i32, head_dim: i32, n_pos: i32, h0: i32, h1: i32, att_stride: i32): void {
+  // q f32 (n_heads, head_dim), kcache/vcache f16 (n_pos_max, n_kv_heads·head_dim), att f32 (n_heads, att_stride) scratch
+  // -> out f32 (n_heads, head_dim), heads [h0, h1) written; positions 0 .. n_pos − 1 attended (1 ≤ n_pos ≤ att_stride)
+  attend_ref(out, q, kcache, vcache, att, n_heads, n_kv_heads, head_dim, n_pos, h0, h1, att_stride, true);
 }

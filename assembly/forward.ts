@@ -1,14 +1,21 @@
-// One LLaMA decoder step in wasm (after llama2.c run.c `forward`), driven by a model descriptor that
-// the host writes into memory (src/layout.ts is its only writer). Everything is addresses into the one
+// The LLaMA decoder in wasm (after llama2.c run.c `forward`), driven by a model descriptor that the
+// host writes into memory (src/layout.ts is its only writer). Everything is addresses into the one
 // linear memory: weights used in place from the loaded file, the KV cache, and scratch.
+//
+// forward runs one token (decode); forward_batch runs T tokens at consecutive positions (prefill)
+// with matrix × matrix linears, so each weight block is read once per batch. With a thread pool
+// (descriptor slot D_CTRL, threads.ts) every linear is split by output rows and attention by heads;
+// a row's (a head's) value is computed by the same code whichever thread runs it, so the results do
+// not depend on the number of threads.
 
-import { cmatvec } from './cmatvec';
-import { matvec_f16, matvec_f32 } from './matvec';
+import { cmatvec, cmatmul } from './cmatvec';
+import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { rmsnorm } from './norm';
 import { rope } from './rope';
-import { attention, attention_f16kv } from './attention';
+import { attention_heads, attention_heads_f16kv } from './attention';
 import { swiglu, add } from './act';
 import { embed_f16, embed_f32, store_f32_to_f16 } from './f16';
+import { chunk_r0, chunk_r1, chunk_rows, job_arg, parallel, set_job_arg } from './threads';
 
 // Descriptor slots (u32, 4 bytes each). Keep in sync with src/layout.ts.
 const D_DIM: i32 = 0;
@@ -28,7 +35,9 @@ const D_EMBD_F16: i32 = 13;
 const D_OUT_NORM: i32 = 14;
 const D_OUTPUT: i32 = 15; // linear record (4 slots)
 const D_KV: i32 = 19; // key cache base; values follow after n_layers * ctx * kv_dim elements
-const D_X: i32 = 20; // scratch: x, xb, xb2 (dim each), q (q_dim), k, v (kv_dim), att (heads*ctx), hb, hb2 (ffn)
+// Scratch, max_batch rows each: x, xb (dim), xb2 (max(dim, q_dim)), q (q_dim), k, v (kv_dim),
+// hb, hb2 (ffn); att (heads * ctx) once.
+const D_X: i32 = 20;
 const D_XB: i32 = 21;
 const D_XB2: i32 = 22;
 const D_Q: i32 = 23;
@@ -37,6 +46,8 @@ const D_V: i32 = 25;
 const D_ATT: i32 = 26;
 const D_HB: i32 = 27;
 const D_HB2: i32 = 28;
+const D_CTRL: i32 = 29; // thread pool control block (threads.ts), 0 without a pool
+const D_MAX_BATCH: i32 = 30; // rows of the scratch buffers: the largest T of forward_batch
 const D_LAYER0: i32 = 32;
 // Per layer: attn_norm, ffn_norm, then 7 linear records of 4 slots (q, k, v, o, gate, up, down).
 const L_SLOTS: i32 = 30;
@@ -49,29 +60,133 @@ const LIN_F32: u32 = 0;
 const LIN_F16: u32 = 1;
 const LIN_CODES: u32 = 2;
 
+// Thread pool jobs (threads.ts JOB_QUIT is 1).
+const JOB_LINEAR: i32 = 2;
+const JOB_ATTENTION: i32 = 3;
+
+// @ts-ignore: decorator
 @inline function slot(d: usize, i: i32): u32 {
   return load<u32>(d + (<usize>i << 2));
 }
 
-/** y (out) = linear(x (in)) for the record at `rec`; out/in are real sizes. */
-export function linear(y: usize, x: usize, rec: usize, out: i32, inp: i32, stages: i32): void {
+// ---- Linear layers -----------------------------------------------------------------------------
+// A linear is y = W x for T input rows (x (T, inp) -> y (T, out), row-major; T = 1 in decode).
+// linear() splits it by output rows: linear_prepare runs once, on the calling thread, before the
+// split; linear_rows is the one place the kernels are called, for a range of rows, on any thread.
+
+/**
+ * Work done once per linear call before its rows are split between threads, on the thread that
+ * runs forward (per-input-vector tables of a kernel, say, in scratch the layout provides). None yet.
+ */
+// @ts-ignore: decorator
+@inline function linear_prepare(x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {}
+
+/**
+ * Rows [r0, r1) of the linear at `rec`: complex rows (y_re[r], y_im[r]) for codes, real rows for
+ * float weights. Every thread's share goes through this call; a row's value must not depend on
+ * r0, r1 (nor on T: batched prefill is checked against decode within float tolerance).
+ */
+// @ts-ignore: decorator
+@inline function linear_rows(y: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32, r0: i32, r1: i32): void {
   const kind = load<u32>(rec);
   const a = <usize>load<u32>(rec, 4);
   if (kind == LIN_CODES) {
     const b = <usize>load<u32>(rec, 8);
-    cmatvec(y, x, a, b, out >> 1, inp >> 1, stages, 0, out >> 1);
+    if (T == 1) cmatvec(y, x, a, b, out >> 1, inp >> 1, S, r0, r1);
+    else cmatmul(y, x, a, b, out >> 1, inp >> 1, S, T, r0, r1);
   } else if (kind == LIN_F16) {
-    matvec_f16(y, x, a, out, inp, 0, out);
+    if (T == 1) matvec_f16(y, x, a, out, inp, r0, r1);
+    else matmul_f16(y, x, a, out, inp, T, r0, r1);
   } else {
-    matvec_f32(y, x, a, out, inp, 0, out);
+    if (T == 1) matvec_f32(y, x, a, out, inp, r0, r1);
+    else matmul_f32(y, x, a, out, inp, T, r0, r1);
   }
 }
 
+/** y (T, out) = linear(x (T, inp)) for the record at `rec`; out/in are real sizes. */
+function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {
+  linear_prepare(x, rec, out, inp, S, T);
+  const codes = load<u32>(rec) == LIN_CODES;
+  const rows = codes ? out >> 1 : out;
+  // Work units: additions per row (per complex row: m inputs × 2S planes = inp · S).
+  const cr = chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, codes ? 8 : 16);
+  if (cr >= rows) {
+    linear_rows(y, x, rec, out, inp, S, T, 0, rows);
+    return;
+  }
+  set_job_arg(ctrl, 0, <u32>y);
+  set_job_arg(ctrl, 1, <u32>x);
+  set_job_arg(ctrl, 2, <u32>rec);
+  set_job_arg(ctrl, 3, <u32>out);
+  set_job_arg(ctrl, 4, <u32>inp);
+  set_job_arg(ctrl, 5, <u32>S);
+  set_job_arg(ctrl, 6, <u32>T);
+  parallel(ctrl, JOB_LINEAR, rows, cr);
+}
+
+// ---- Attention -----------------------------------------------------------------------------------
+
 /**
- * Runs token `token` at position `pos` through the model, storing its keys/values in the cache,
- * and writes the logits (vocab floats) to `logits` unless it is 0 (prefill positions skip lm_head).
+ * Heads [h0, h1) of the attention of T queries at positions pos0 .. pos0 + T − 1 (query t sees cache
+ * positions 0 .. pos0 + t): q (T, q_dim) -> out (T, q_dim); head h's scores in att + h·ctx floats.
  */
-export function forward(d: usize, token: i32, pos: i32, logits: usize): void {
+// @ts-ignore: decorator
+@inline function attention_rows(out: usize, q: usize, kc: usize, vc: usize, att: usize, nHeads: i32, nKv: i32,
+  hd: i32, pos0: i32, T: i32, half: bool, ctx: i32, h0: i32, h1: i32): void {
+  const qStride = <usize>(nHeads * hd) << 2;
+  for (let t = 0; t < T; t++) {
+    const o = out + <usize>t * qStride, qt = q + <usize>t * qStride;
+    if (half) attention_heads_f16kv(o, qt, kc, vc, att, nHeads, nKv, hd, pos0 + t + 1, h0, h1, ctx);
+    else attention_heads(o, qt, kc, vc, att, nHeads, nKv, hd, pos0 + t + 1, h0, h1, ctx);
+  }
+}
+
+function attention_all(ctrl: usize, out: usize, q: usize, kc: usize, vc: usize, att: usize, nHeads: i32, nKv: i32,
+  hd: i32, pos0: i32, T: i32, half: bool, ctx: i32): void {
+  // Work units per head: a dot product and a weighted sum of hd per attended position.
+  const work = 2 * hd * T * (pos0 + (T + 1) / 2);
+  const cr = chunk_rows(ctrl, nHeads, work, 1);
+  if (cr >= nHeads) {
+    attention_rows(out, q, kc, vc, att, nHeads, nKv, hd, pos0, T, half, ctx, 0, nHeads);
+    return;
+  }
+  set_job_arg(ctrl, 0, <u32>out);
+  set_job_arg(ctrl, 1, <u32>q);
+  set_job_arg(ctrl, 2, <u32>kc);
+  set_job_arg(ctrl, 3, <u32>vc);
+  set_job_arg(ctrl, 4, <u32>att);
+  set_job_arg(ctrl, 5, <u32>nHeads);
+  set_job_arg(ctrl, 6, <u32>nKv);
+  set_job_arg(ctrl, 7, <u32>hd);
+  set_job_arg(ctrl, 8, <u32>pos0);
+  set_job_arg(ctrl, 9, <u32>T);
+  set_job_arg(ctrl, 10, half ? 1 : 0);
+  set_job_arg(ctrl, 11, <u32>ctx);
+  parallel(ctrl, JOB_ATTENTION, nHeads, cr);
+}
+
+/** Chunk i of the current job of the pool at `ctrl` (threads.ts claims, this computes). */
+export function run_chunk(ctrl: usize, kind: i32, i: i32): void {
+  const r0 = chunk_r0(ctrl, i), r1 = chunk_r1(ctrl, i);
+  if (kind == JOB_LINEAR) {
+    linear_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3),
+      <i32>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), r0, r1);
+  } else if (kind == JOB_ATTENTION) {
+    attention_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <usize>job_arg(ctrl, 3),
+      <usize>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), <i32>job_arg(ctrl, 7), <i32>job_arg(ctrl, 8),
+      <i32>job_arg(ctrl, 9), job_arg(ctrl, 10) != 0, <i32>job_arg(ctrl, 11), r0, r1);
+  }
+}
+
+// ---- The decoder -----------------------------------------------------------------------------------
+
+/**
+ * Runs tokens[0 .. T) at positions pos0 .. pos0 + T − 1 through the model (1 ≤ T ≤ max batch; the
+ * KV cache must hold positions 0 .. pos0 − 1), storing their keys and values in the cache. Logits:
+ * none when `logits` is 0; with `all` false the last position's (vocab floats); with `all` true
+ * every position's ((T, vocab) floats). Row t of the scratch buffers holds token t.
+ */
+export function forward_batch(d: usize, tokens: usize, T: i32, pos0: i32, logits: usize, all: bool): void {
   const dim = <i32>slot(d, D_DIM);
   const nLayers = <i32>slot(d, D_LAYERS);
   const nHeads = <i32>slot(d, D_HEADS);
@@ -84,48 +199,85 @@ export function forward(d: usize, token: i32, pos: i32, logits: usize): void {
   const kvF16 = slot(d, D_KV_F16) != 0;
   const eps = reinterpret<f32>(slot(d, D_RMS_EPS));
   const theta = <f64>reinterpret<f32>(slot(d, D_ROPE_THETA));
+  const ctrl = <usize>slot(d, D_CTRL);
+  if (T < 1 || T > <i32>slot(d, D_MAX_BATCH) || pos0 < 0 || pos0 + T > ctx) unreachable();
   const x = <usize>slot(d, D_X), xb = <usize>slot(d, D_XB), xb2 = <usize>slot(d, D_XB2);
   const q = <usize>slot(d, D_Q), k = <usize>slot(d, D_K), v = <usize>slot(d, D_V);
   const att = <usize>slot(d, D_ATT), hb = <usize>slot(d, D_HB), hb2 = <usize>slot(d, D_HB2);
   const qDim = nHeads * hd, kvDim = nKv * hd;
+  // Row strides in bytes.
+  const sd = <usize>dim << 2, sq = <usize>qDim << 2, skv = <usize>kvDim << 2, sf = <usize>ffn << 2;
   const elem: usize = kvF16 ? 2 : 4;
   const kvBase = <usize>slot(d, D_KV);
   const layerKv = <usize>ctx * <usize>kvDim * elem;
   const vBase = kvBase + <usize>nLayers * layerKv;
+  const embd = <usize>slot(d, D_EMBD);
+  const embdF16 = slot(d, D_EMBD_F16) != 0;
 
-  if (slot(d, D_EMBD_F16) != 0) embed_f16(x, <usize>slot(d, D_EMBD), token, dim);
-  else embed_f32(x, <usize>slot(d, D_EMBD), token, dim);
+  for (let t = 0; t < T; t++) {
+    const token = load<i32>(tokens + (<usize>t << 2));
+    if (embdF16) embed_f16(x + <usize>t * sd, embd, token, dim);
+    else embed_f32(x + <usize>t * sd, embd, token, dim);
+  }
 
   for (let l = 0; l < nLayers; l++) {
     const L = d + (<usize>(D_LAYER0 + l * L_SLOTS) << 2);
     const rec = L + (<usize>L_LINEAR0 << 2);
-    rmsnorm(xb, x, <usize>load<u32>(L + (<usize>L_ATTN_NORM << 2)), dim, eps);
-    linear(q, xb, rec, qDim, dim, S);
-    linear(k, xb, rec + 16, kvDim, dim, S);
-    linear(v, xb, rec + 32, kvDim, dim, S);
-    rope(q, nHeads, hd, pos, theta);
-    rope(k, nKv, hd, pos, theta);
+    const attnNorm = <usize>load<u32>(L + (<usize>L_ATTN_NORM << 2));
+    const ffnNorm = <usize>load<u32>(L + (<usize>L_FFN_NORM << 2));
+    for (let t = 0; t < T; t++) rmsnorm(xb + <usize>t * sd, x + <usize>t * sd, attnNorm, dim, eps);
+    linear(ctrl, q, xb, rec, qDim, dim, S, T);
+    linear(ctrl, k, xb, rec + 16, kvDim, dim, S, T);
+    linear(ctrl, v, xb, rec + 32, kvDim, dim, S, T);
     const kc = kvBase + <usize>l * layerKv, vc = vBase + <usize>l * layerKv;
-    const at = <usize>pos * <usize>kvDim * elem;
-    if (kvF16) {
-      store_f32_to_f16(kc + at, k, kvDim);
-      store_f32_to_f16(vc + at, v, kvDim);
-      attention_f16kv(xb2, q, kc, vc, att, nHeads, nKv, hd, pos + 1);
-    } else {
-      memory.copy(kc + at, k, <usize>kvDim << 2);
-      memory.copy(vc + at, v, <usize>kvDim << 2);
-      attention(xb2, q, kc, vc, att, nHeads, nKv, hd, pos + 1);
+    for (let t = 0; t < T; t++) {
+      const pos = pos0 + t;
+      const qt = q + <usize>t * sq, kt = k + <usize>t * skv, vt = v + <usize>t * skv;
+      rope(qt, nHeads, hd, pos, theta);
+      rope(kt, nKv, hd, pos, theta);
+      const at = <usize>pos * <usize>kvDim * elem;
+      if (kvF16) {
+        store_f32_to_f16(kc + at, kt, kvDim);
+        store_f32_to_f16(vc + at, vt, kvDim);
+      } else {
+        memory.copy(kc + at, kt, skv);
+        memory.copy(vc + at, vt, skv);
+      }
     }
-    linear(xb, xb2, rec + 48, dim, qDim, S);
-    add(x, x, xb, dim);
-    rmsnorm(xb, x, <usize>load<u32>(L + (<usize>L_FFN_NORM << 2)), dim, eps);
-    linear(hb, xb, rec + 64, ffn, dim, S);
-    linear(hb2, xb, rec + 80, ffn, dim, S);
-    swiglu(hb, hb, hb2, ffn);
-    linear(xb, hb, rec + 96, dim, ffn, S);
-    add(x, x, xb, dim);
+    attention_all(ctrl, xb2, q, kc, vc, att, nHeads, nKv, hd, pos0, T, kvF16, ctx);
+    linear(ctrl, xb, xb2, rec + 48, dim, qDim, S, T);
+    for (let t = 0; t < T; t++) {
+      const xt = x + <usize>t * sd, xbt = xb + <usize>t * sd;
+      add(xt, xt, xbt, dim);
+      rmsnorm(xbt, xt, ffnNorm, dim, eps);
+    }
+    linear(ctrl, hb, xb, rec + 64, ffn, dim, S, T);
+    linear(ctrl, hb2, xb, rec + 80, ffn, dim, S, T);
+    for (let t = 0; t < T; t++) swiglu(hb + <usize>t * sf, hb + <usize>t * sf, hb2 + <usize>t * sf, ffn);
+    linear(ctrl, xb, hb, rec + 96, dim, ffn, S, T);
+    for (let t = 0; t < T; t++) add(x + <usize>t * sd, x + <usize>t * sd, xb + <usize>t * sd, dim);
   }
   if (logits == 0) return;
-  rmsnorm(x, x, <usize>slot(d, D_OUT_NORM), dim, eps);
-  linear(logits, x, d + (<usize>D_OUTPUT << 2), vocab, dim, S);
+  const outNorm = <usize>slot(d, D_OUT_NORM);
+  const head = d + (<usize>D_OUTPUT << 2);
+  if (all) {
+    for (let t = 0; t < T; t++) rmsnorm(x + <usize>t * sd, x + <usize>t * sd, outNorm, dim, eps);
+    linear(ctrl, logits, x, head, vocab, dim, S, T);
+  } else {
+    const last = x + <usize>(T - 1) * sd;
+    rmsnorm(last, last, outNorm, dim, eps);
+    linear(ctrl, logits, last, head, vocab, dim, S, 1);
+  }
+}
+
+/**
+ * Runs token `token` at position `pos` through the model, storing its keys/values in the cache,
+ * and writes the logits (vocab floats) to `logits` unless it is 0 (prefill positions skip lm_head).
+ * This is forward_batch with T = 1: the token id goes through the first word of the att scratch,
+ * which forward_batch reads before attention overwrites it.
+ */
+export function forward(d: usize, token: i32, pos: i32, logits: usize): void {
+  const att = <usize>slot(d, D_ATT);
+  store<i32>(att, token);
+  forward_batch(d, att, 1, pos, logits, false);
 }

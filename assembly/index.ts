@@ -14,8 +14,10 @@ export {
 export { rmsnorm, rmsnorm_ref } from "./norm";
 export { rope, rope_table, rope_apply, rope_apply_ref } from "./rope";
 export {
-  attention, attention_ref, attention_f16kv, attention_f16kv_ref, softmax, softmax_ref,
+  attention, attention_ref, attention_f16kv, attention_f16kv_ref,
+  attention_heads, attention_heads_ref, attention_heads_f16kv, attention_heads_f16kv_ref, softmax, softmax_ref,
 } from "./attention";
 export { swiglu, swiglu_ref, add, add_ref, exp_f32 } from "./act";
 export { heap_base, bandwidth_read } from "./bandwidth";
-export { forward } from "./forward";
+export { forward, forward_batch } from "./forward";
+export { worker_main, threads_stop } from "./threads";

@@ -2,8 +2,9 @@
 //
 //   npm run build:wasm && npx tsx bench/kernels.ts [--quick]
 //
-// Instantiates build/fairy2i.wasm with plain WebAssembly.instantiate (no imports) and manages
-// memory itself from heap_base(), as the host does. Bandwidth numbers count bytes of packed
+// Instantiates build/fairy2i.wasm with plain WebAssembly.instantiate over a shared memory of its
+// own (the module imports one: it is built with threads) and manages memory itself from
+// heap_base(), as the host does. Bandwidth numbers count bytes of packed
 // codes read per second (cmatvec at S = 2 reads 2 bits per real weight); the roofline is
 // bandwidth_read streaming a buffer larger than the last-level cache.
 
@@ -11,7 +12,9 @@ import { readFileSync } from "node:fs";
 
 const quick = process.argv.includes("--quick");
 const wasmPath = new URL("../build/fairy2i.wasm", import.meta.url);
-const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {});
+const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {
+  env: { memory: new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true }) },
+});
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const k = instance.exports as any;
 const memory = k.memory as WebAssembly.Memory;

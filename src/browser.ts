@@ -4,6 +4,7 @@
 import { Model } from './model.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import type { LoadOptions, ModelSource } from './node.js';
+import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
 
 export { Model } from './model.js';
 export type { ModelLoadOptions, LoadProgress } from './model.js';
@@ -29,7 +30,39 @@ async function toSource(source: ModelSource, signal?: AbortSignal): Promise<Byte
   return bytesSource(source as ArrayBuffer | Uint8Array);
 }
 
+/**
+ * Web Workers from a blob URL holding the worker's code. A shared memory can be created on any
+ * page, but posting it to a worker needs cross-origin isolation (COOP/COEP headers); edge runtimes
+ * (workerd) have no Worker and report one core.
+ */
+export const webThreads: ThreadPlatform = {
+  cores: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1),
+  unavailable: () => {
+    if (typeof Worker === 'undefined') return 'this runtime has no Worker';
+    const g = globalThis as { crossOriginIsolated?: boolean };
+    if (g.crossOriginIsolated === false) {
+      return 'the page is not cross-origin isolated, so its shared memory cannot go to workers (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+    }
+    return null;
+  },
+  spawn(init, onMessage) {
+    const url = URL.createObjectURL(new Blob([WEB_WORKER_SOURCE], { type: 'text/javascript' }));
+    let revoked = false;
+    const revoke = () => { if (!revoked) { revoked = true; URL.revokeObjectURL(url); } };
+    try {
+      const w = new Worker(url);
+      w.onmessage = (e: MessageEvent<WorkerMessage>) => { revoke(); onMessage(e.data); };
+      w.onerror = (e: ErrorEvent) => { revoke(); e.preventDefault(); onMessage({ error: e.message || 'the worker script failed to load' }); };
+      w.postMessage(init);
+      return { terminate: () => { revoke(); w.terminate(); } };
+    } catch (e) {
+      revoke();
+      throw e;
+    }
+  },
+};
+
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
-  return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts);
+  return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, webThreads);
 }

@@ -68,7 +68,8 @@ export function cachedTokens(model: Model): number[] {
 
 /**
  * Makes the KV cache hold exactly `tokens` and returns the logits after the last one. Reuses the
- * longest common prefix with what is cached; always re-evaluates at least the last token.
+ * longest common prefix with what is cached; always re-evaluates at least the last token. The new
+ * tokens run in batches (Model.prefill); an abort is seen between batches.
  */
 export function ingest(model: Model, tokens: number[], signal?: AbortSignal): { logits: Float32Array; evaluated: number } {
   if (tokens.length === 0) throw new OptionError('prompt', 'is empty: give at least one token (or let BOS be added)');
@@ -78,10 +79,11 @@ export function ingest(model: Model, tokens: number[], signal?: AbortSignal): { 
   while (common < cache.length && common < tokens.length - 1 && cache[common] === tokens[common]) common++;
   cache.length = common;
   let logits: Float32Array | null = null;
-  for (let i = common; i < tokens.length; i++) {
+  for (let i = common; i < tokens.length; i += model.maxBatch) {
     if (signal?.aborted) break;
-    logits = model.step(tokens[i], i, i === tokens.length - 1);
-    cache.push(tokens[i]);
+    const batch = tokens.slice(i, Math.min(tokens.length, i + model.maxBatch));
+    logits = model.prefill(batch, i, i + batch.length === tokens.length);
+    cache.push(...batch);
   }
   return { logits: logits ?? new Float32Array(0), evaluated: tokens.length - common };
 }
@@ -234,10 +236,9 @@ function shiftContext(model: Model, seq: number[], keep: number): void {
   seq.splice(k, drop);
   const cache = cachedTokens(model);
   cache.length = 0;
-  for (let i = 0; i < seq.length - 1; i++) {
-    model.step(seq[i], i, false);
-    cache.push(seq[i]);
-  }
+  const kept = seq.slice(0, seq.length - 1);
+  model.prefill(kept, 0, false);
+  cache.push(...kept);
 }
 
 function firstStop(s: string, stops: string[]): number {

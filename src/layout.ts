@@ -3,6 +3,10 @@
 //
 //   [ module data | file bytes (tensors used in place) | descriptor | KV cache | scratch | logits ]
 //
+// Scratch holds MAX_BATCH rows of every activation buffer (forward_batch runs up to that many
+// prompt tokens at once; decode uses row 0), the token ids of a batch, and the thread pool's
+// control block (assembly/threads.ts).
+//
 // wasm32 addresses at most 4 GiB, so the plan is checked against that before anything is allocated.
 
 import { Fairy2iError } from './errors.js';
@@ -15,10 +19,19 @@ const ALIGN = 64;
 const D = {
   DIM: 0, LAYERS: 1, HEADS: 2, KV_HEADS: 3, HEAD_DIM: 4, FFN: 5, VOCAB: 6, CTX: 7, STAGES: 8, KV_F16: 9,
   RMS_EPS: 10, ROPE_THETA: 11, EMBD: 12, EMBD_F16: 13, OUT_NORM: 14, OUTPUT: 15, KV: 19,
-  X: 20, XB: 21, XB2: 22, Q: 23, K: 24, V: 25, ATT: 26, HB: 27, HB2: 28, LAYER0: 32,
+  X: 20, XB: 21, XB2: 22, Q: 23, K: 24, V: 25, ATT: 26, HB: 27, HB2: 28, CTRL: 29, MAX_BATCH: 30, LAYER0: 32,
 } as const;
 const L_SLOTS = 30;
 const DESC_SLOTS = D.LAYER0;
+
+/**
+ * Most tokens forward_batch runs at once (rows of each scratch buffer). Larger batches read the
+ * weights fewer times per token but keep more activations in flight: at 7B shapes 64 rows are
+ * ~12 MiB of scratch plus 64 rows of logits (8 MiB).
+ */
+export const MAX_BATCH = 64;
+/** Bytes of the thread pool's control block (assembly/threads.ts CTRL_BYTES). */
+export const CTRL_BYTES = 256;
 
 export type KvType = 'f32' | 'f16';
 
@@ -30,7 +43,9 @@ export interface MemoryPlan {
   kvBytes: number;
   kvType: KvType;
   contextLength: number;
-  scratch: Record<'x' | 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'hb' | 'hb2' | 'logits', number>;
+  scratch: Record<'x' | 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'hb' | 'hb2' | 'logits' | 'tokens' | 'ctrl', number>;
+  /** Rows of the activation and logits buffers: the largest batch forward_batch takes. */
+  maxBatch: number;
   scratchBytes: number;
   total: number;
 }
@@ -42,9 +57,12 @@ function kvBytesFor(c: ModelConfig, ctx: number, kv: KvType): number {
 }
 
 function scratchLayout(c: ModelConfig, ctx: number) {
+  const B = MAX_BATCH;
+  const qDim = c.nHeads * c.headDim, kvDim = c.nKvHeads * c.headDim;
+  // Sizes in 4-byte words.
   const sizes = {
-    x: c.dim, xb: c.dim, xb2: c.dim, q: c.nHeads * c.headDim, k: c.nKvHeads * c.headDim, v: c.nKvHeads * c.headDim,
-    att: c.nHeads * ctx, hb: c.ffnDim, hb2: c.ffnDim, logits: c.vocabSize,
+    x: B * c.dim, xb: B * c.dim, xb2: B * Math.max(c.dim, qDim), q: B * qDim, k: B * kvDim, v: B * kvDim,
+    att: c.nHeads * ctx, hb: B * c.ffnDim, hb2: B * c.ffnDim, logits: B * c.vocabSize, tokens: B, ctrl: CTRL_BYTES / 4,
   };
   let at = 0;
   const off = {} as MemoryPlan['scratch'];
@@ -82,7 +100,7 @@ export function planMemory(h: ModelHeader, heapBase: number, opts: { contextLeng
   const scratchBase = up(kv + kvBytes);
   const scratch = {} as MemoryPlan['scratch'];
   for (const [k, v] of Object.entries(s.off)) scratch[k as keyof typeof s.off] = scratchBase + v;
-  return { base, fileSize: h.fileSize, desc, kv, kvBytes, kvType, contextLength: ctx, scratch, scratchBytes: s.bytes, total };
+  return { base, fileSize: h.fileSize, desc, kv, kvBytes, kvType, contextLength: ctx, scratch, scratchBytes: s.bytes, maxBatch: MAX_BATCH, total };
 }
 
 /** Writes the descriptor for a file loaded at plan.base. */
@@ -121,6 +139,8 @@ export function writeDescriptor(mem: ArrayBuffer, plan: MemoryPlan, h: ModelHead
   const s = plan.scratch;
   u[D.X] = s.x; u[D.XB] = s.xb; u[D.XB2] = s.xb2; u[D.Q] = s.q; u[D.K] = s.k; u[D.V] = s.v;
   u[D.ATT] = s.att; u[D.HB] = s.hb; u[D.HB2] = s.hb2;
+  u[D.CTRL] = s.ctrl; u[D.MAX_BATCH] = plan.maxBatch;
+  new Uint8Array(mem, s.ctrl, CTRL_BYTES).fill(0);
   for (let l = 0; l < c.nLayers; l++) {
     const L = D.LAYER0 + l * L_SLOTS;
     u[L] = addr(`blk.${l}.attn_norm.weight`);

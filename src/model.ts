@@ -1,8 +1,8 @@
-// The Model owns the wasm instance, its memory (weights in place, KV cache, scratch) and the
-// descriptor. Every other module asks the Model; typed-array views are made fresh on each use
-// because memory.grow detaches the old buffer.
+// The Model owns the wasm instance, its memory (weights in place, KV cache, scratch), the
+// descriptor and the worker threads that share that memory. Every other module asks the Model;
+// typed-array views are made fresh on each use because memory.grow replaces the buffer.
 
-import { AbortError, Fairy2iError, FormatError } from './errors.js';
+import { AbortError, Fairy2iError, FormatError, OptionError } from './errors.js';
 import { readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
 import { NeedMoreBytes } from './gguf.js';
 import { planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
@@ -10,7 +10,8 @@ import type { ByteSource } from './sources.js';
 import { ChatSession, type ChatOptions } from './chat.js';
 import { generateTokens, type GenerateOptions, type GenerateResult, type GenerationStream } from './generate.js';
 import { Tokenizer } from './tokenizer.js';
-import { heapBase, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
+import { ThreadPool, threadTuning, type ThreadPlatform } from './threads.js';
+import { compileWasm, heapBase, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
 
 export interface LoadProgress {
   loaded: number;
@@ -22,6 +23,16 @@ export interface ModelLoadOptions {
   contextLength?: number;
   /** KV cache precision; 'auto' is f32 unless only f16 fits in 4 GiB. @default 'auto' */
   kvCache?: KvType | 'auto';
+  /**
+   * Threads to run the model on (the calling thread plus threads − 1 workers sharing its memory);
+   * 1 runs without workers. Where workers cannot share memory (a page that is not cross-origin
+   * isolated, an edge runtime) the model runs on one thread and onNotice says why.
+   * @default the number of logical cores (os.availableParallelism(), navigator.hardwareConcurrency);
+   * 1 for models too small for a layer to be worth splitting
+   */
+  threads?: number;
+  /** Receives one-line notices (running on fewer threads than asked). @default console.warn */
+  onNotice?: (message: string) => void;
   /** Called as bytes arrive. */
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
@@ -36,12 +47,20 @@ export class Model {
   readonly contextLength: number;
   readonly kvType: KvType;
   readonly memoryBytes: { weights: number; kvCache: number; scratch: number; total: number };
+  /** Threads the model runs on (1: no worker threads). */
+  readonly threads: number;
+  /** Most tokens one batched forward pass takes (evaluate and prompts run in batches of this). */
+  readonly maxBatch: number;
   private ex: Fairy2iExports | null;
   private plan: MemoryPlan;
+  private pool: ThreadPool | null;
 
-  private constructor(ex: Fairy2iExports, header: ModelHeader, plan: MemoryPlan) {
+  private constructor(ex: Fairy2iExports, header: ModelHeader, plan: MemoryPlan, pool: ThreadPool | null) {
     this.ex = ex;
     this.plan = plan;
+    this.pool = pool;
+    this.threads = pool?.threads ?? 1;
+    this.maxBatch = plan.maxBatch;
     this.config = header.config;
     this.tokenizer = header.vocab.types.every((t) => t === 5) ? null : new Tokenizer(header.vocab);
     this.contextLength = plan.contextLength;
@@ -49,8 +68,16 @@ export class Model {
     this.memoryBytes = { weights: plan.fileSize, kvCache: plan.kvBytes, scratch: plan.scratchBytes, total: plan.total };
   }
 
-  static async load(src: ByteSource, wasm: WasmInput, opts: ModelLoadOptions = {}): Promise<Model> {
+  /**
+   * Loads a model from `src` into a new instance of `wasm`; `platform` starts worker threads (none:
+   * one thread).
+   */
+  static async load(src: ByteSource, wasm: WasmInput, opts: ModelLoadOptions = {}, platform?: ThreadPlatform): Promise<Model> {
     try {
+      if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 256)) {
+        throw new OptionError('threads', `is ${opts.threads}, expected an integer from 1 to 256`);
+      }
+      if (opts.onNotice !== undefined && typeof opts.onNotice !== 'function') throw new OptionError('onNotice', 'must be a function');
       // 1. Read just enough of the file to parse and validate its header.
       let prefix = new Uint8Array(0);
       let header: ModelHeader | null = null;
@@ -69,13 +96,13 @@ export class Model {
         }
       }
       if (opts.contextLength !== undefined && (!Number.isInteger(opts.contextLength) || opts.contextLength < 1)) {
-        const { OptionError } = await import('./errors.js');
         throw new OptionError('contextLength', `is ${opts.contextLength}, expected a positive integer`);
       }
       const ctx = Math.min(opts.contextLength ?? header.config.contextLength, header.config.contextLength);
 
       // 2. Plan memory (fails before allocating when it does not fit), then grow once.
-      const ex = await instantiateWasm(wasm);
+      const module = await compileWasm(wasm);
+      const ex = await instantiateWasm(module);
       const plan = planMemory(header, heapBase(ex), { contextLength: ctx, kvCache: opts.kvCache }, src.name);
       const have = ex.memory.buffer.byteLength;
       if (plan.total > have) {
@@ -103,7 +130,17 @@ export class Model {
         throw new FormatError(src.name, 'tensor data', `file ends at byte ${got} but its tensors end at byte ${plan.fileSize} (truncated?)`);
       }
       writeDescriptor(ex.memory.buffer, plan, header);
-      return new Model(ex, header, plan);
+
+      // 4. Worker threads over the same memory.
+      const cores = Math.max(1, Math.floor(platform?.cores() ?? 1));
+      const threads = opts.threads ?? (worthSplitting(header.config) ? cores : 1);
+      let pool: ThreadPool | null = null;
+      if (threads > 1) {
+        const r = platform ? await ThreadPool.start(platform, module, ex, plan.scratch.ctrl, threads) : 'this runtime has no worker threads';
+        if (typeof r === 'string') (opts.onNotice ?? console.warn)(`fairy2i-wasm: running on 1 thread instead of ${threads}: ${r}`);
+        else pool = r;
+      }
+      return new Model(ex, header, plan, pool);
     } finally {
       await src.close();
     }
@@ -121,11 +158,30 @@ export class Model {
   step(token: number, pos: number, wantLogits = true): Float32Array | null {
     const ex = this.exports();
     const V = this.config.vocabSize;
-    if (!Number.isInteger(token) || token < 0 || token >= V) throw new Fairy2iError('option', `token id ${token} is outside the vocabulary (0..${V - 1})`);
-    if (pos < 0 || pos >= this.contextLength) throw new Fairy2iError('option', `position ${pos} is outside the context of ${this.contextLength} tokens`);
+    this.checkToken(token);
+    if (!Number.isInteger(pos) || pos < 0 || pos >= this.contextLength) throw new Fairy2iError('option', `position ${pos} is outside the context of ${this.contextLength} tokens`);
     const out = wantLogits ? this.plan.scratch.logits : 0;
     ex.forward(this.plan.desc, token, pos, out);
     return wantLogits ? new Float32Array(ex.memory.buffer, out, V).slice() : null;
+  }
+
+  /**
+   * Runs `tokens` at positions start, start + 1, … (the KV cache must hold positions 0..start−1 of
+   * this sequence) in batches of up to maxBatch, each weight block read once per batch, and returns
+   * the logits after the last one (or null with wantLogits false). Matches step() token by token
+   * within float rounding.
+   */
+  prefill(tokens: ArrayLike<number>, start: number, wantLogits = true): Float32Array | null {
+    const ex = this.exports();
+    this.checkSpan(tokens, start);
+    const V = this.config.vocabSize;
+    const out = this.plan.scratch.logits;
+    for (let i = 0; i < tokens.length; i += this.maxBatch) {
+      const n = Math.min(this.maxBatch, tokens.length - i);
+      const last = i + n === tokens.length;
+      this.runBatch(ex, tokens, i, n, start + i, last && wantLogits ? out : 0, false);
+    }
+    return wantLogits && tokens.length > 0 ? new Float32Array(ex.memory.buffer, out, V).slice() : null;
   }
 
   /**
@@ -133,11 +189,34 @@ export class Model {
    * 0..start−1 already): a [tokens.length × vocab] array, row t after reading tokens[0..t].
    */
   evaluate(tokens: ArrayLike<number>, start = 0): Float32Array {
+    const ex = this.exports();
+    this.checkSpan(tokens, start);
     const V = this.config.vocabSize;
-    if (start + tokens.length > this.contextLength) throw new Fairy2iError('option', `${start + tokens.length} tokens exceed the context of ${this.contextLength}`);
     const out = new Float32Array(tokens.length * V);
-    for (let t = 0; t < tokens.length; t++) out.set(this.step(tokens[t], start + t)!, t * V);
+    for (let i = 0; i < tokens.length; i += this.maxBatch) {
+      const n = Math.min(this.maxBatch, tokens.length - i);
+      this.runBatch(ex, tokens, i, n, start + i, this.plan.scratch.logits, true);
+      out.set(new Float32Array(ex.memory.buffer, this.plan.scratch.logits, n * V), i * V);
+    }
     return out;
+  }
+
+  /** tokens[i .. i + n) at positions pos0.. through forward_batch (n ≤ maxBatch). */
+  private runBatch(ex: Fairy2iExports, tokens: ArrayLike<number>, i: number, n: number, pos0: number, logits: number, all: boolean): void {
+    const ids = new Int32Array(ex.memory.buffer, this.plan.scratch.tokens, n);
+    for (let t = 0; t < n; t++) ids[t] = tokens[i + t];
+    ex.forward_batch(this.plan.desc, this.plan.scratch.tokens, n, pos0, logits, all ? 1 : 0);
+  }
+
+  private checkToken(token: number): void {
+    const V = this.config.vocabSize;
+    if (!Number.isInteger(token) || token < 0 || token >= V) throw new Fairy2iError('option', `token id ${token} is outside the vocabulary (0..${V - 1})`);
+  }
+
+  private checkSpan(tokens: ArrayLike<number>, start: number): void {
+    if (!Number.isInteger(start) || start < 0) throw new Fairy2iError('option', `start position ${start} must be an integer >= 0`);
+    if (start + tokens.length > this.contextLength) throw new Fairy2iError('option', `${start + tokens.length} tokens exceed the context of ${this.contextLength}`);
+    for (let t = 0; t < tokens.length; t++) this.checkToken(tokens[t]);
   }
 
   private requireTokenizer(): Tokenizer {
@@ -182,14 +261,24 @@ export class Model {
     return ids;
   }
 
-  /** Frees the instance and its memory (the Model is unusable afterwards). */
+  /** Ends the worker threads and frees the instance and its memory (the Model is unusable afterwards). */
   dispose(): void {
+    this.pool?.stop();
+    this.pool = null;
     this.ex = null;
   }
 
   get disposed(): boolean {
     return this.ex === null;
   }
+}
+
+/** Whether some layer of the model is big enough to split between threads (see threadTuning). */
+function worthSplitting(c: ModelConfig): boolean {
+  const qDim = c.nHeads * c.headDim, kvDim = c.nKvHeads * c.headDim;
+  // Work of the largest linear (inputs × outputs × stages): two chunks' worth or more.
+  const biggest = Math.max(qDim * c.dim, kvDim * c.dim, c.ffnDim * c.dim, c.vocabSize * c.dim) * Math.max(1, c.stages);
+  return biggest >= 4 * threadTuning.minChunkWork;
 }
 
 async function readFull(src: ByteSource, dst: Uint8Array): Promise<number> {

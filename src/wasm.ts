@@ -1,24 +1,53 @@
 // The wasm module's exports as the host sees them, and instantiation from whatever the platform
 // provides (a compiled Module for edge runtimes that forbid compiling at run time, or bytes).
+//
+// The module is built with threads and imports its memory (asconfig.json: importMemory,
+// sharedMemory, initialMemory 2, maximumMemory 65536): every instance, the host's and each worker
+// thread's, runs over one shared WebAssembly.Memory of up to 4 GiB. Creating a shared memory needs
+// no cross-origin isolation (Chromium, Deno, Bun, Node and workerd all allow it); only posting it to
+// a worker does, which is where src/threads.ts falls back to one thread.
 
 export interface Fairy2iExports {
   memory: WebAssembly.Memory;
   forward(desc: number, token: number, pos: number, logits: number): void;
+  forward_batch(desc: number, tokens: number, T: number, pos0: number, logits: number, all: number): void;
+  worker_main(ctrl: number, tid: number): void;
+  threads_stop(ctrl: number): void;
   bandwidth_read(ptr: number, bytes: number, reps: number): number;
   heap_base(): number;
 }
 
 export type WasmInput = WebAssembly.Module | ArrayBuffer | Uint8Array;
 
-export async function instantiateWasm(input: WasmInput): Promise<Fairy2iExports> {
-  const module = input instanceof WebAssembly.Module ? input : await WebAssembly.compile(input as BufferSource);
-  const instance = await WebAssembly.instantiate(module, {
+/** Pages the module's memory import asks for at least (asconfig.json initialMemory). */
+export const WASM_INITIAL_PAGES = 2;
+/** wasm32's 4 GiB, the import's maximum (asconfig.json maximumMemory); a shared memory must declare it. */
+export const WASM_MAX_PAGES = 65536;
+
+/** A fresh shared memory the module can import: initial pages as the module asks, growable to 4 GiB. */
+export function createMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: WASM_INITIAL_PAGES, maximum: WASM_MAX_PAGES, shared: true });
+}
+
+export async function compileWasm(input: WasmInput): Promise<WebAssembly.Module> {
+  return input instanceof WebAssembly.Module ? input : WebAssembly.compile(input as BufferSource);
+}
+
+/** The imports of every instance: the memory, and abort (unused: the build replaces it). */
+export function wasmImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return {
     env: {
+      memory,
       abort: (_msg: number, _file: number, line: number, col: number) => {
         throw new Error(`wasm abort at ${line}:${col}`);
       },
     },
-  });
+  };
+}
+
+/** An instance over `memory` (a new shared memory when omitted). */
+export async function instantiateWasm(input: WasmInput, memory: WebAssembly.Memory = createMemory()): Promise<Fairy2iExports> {
+  const instance = await WebAssembly.instantiate(await compileWasm(input), wasmImports(memory));
   return instance.exports as unknown as Fairy2iExports;
 }
 

@@ -2,6 +2,7 @@
 
 import {
   softmax, softmax_ref, attention, attention_ref, attention_f16kv, attention_f16kv_ref,
+  attention_heads, attention_heads_ref, attention_heads_f16kv, attention_heads_f16kv_ref,
 } from "../../assembly/attention";
 import { f16_bits_to_f32, f32_to_f16_bits } from "../../assembly/f16";
 import { M_SIZES, U, alloc, copyF32, f32At, fillUniform, free, gamma, seed, uniform } from "./util";
@@ -210,5 +211,41 @@ describe("attention", () => {
     }
     expect<i32>(bad).toBe(0);
     cs.dispose();
+  });
+});
+
+describe("attention_heads", () => {
+  test("one head at a time, any score stride: the same bits as attention (fast and _ref, f32 and f16 caches)", () => {
+    seed(65);
+    let bad = 0;
+    for (let half = 0; half < 2; half++) {
+      const cs = new Case(6, 2, 20, 17, half == 1);
+      const stride = 23; // > n_pos: rows of a longer context, as batched prefill uses
+      const att2 = alloc(4 * 6 * stride);
+      const got = alloc(4 * 6 * 20), gotRef = alloc(4 * 6 * 20);
+      if (half == 1) {
+        attention_f16kv(cs.out, cs.q, cs.k, cs.v, cs.att, 6, 2, 20, 17);
+        attention_f16kv_ref(cs.outRef, cs.q, cs.k, cs.v, cs.att, 6, 2, 20, 17);
+      } else {
+        attention(cs.out, cs.q, cs.k, cs.v, cs.att, 6, 2, 20, 17);
+        attention_ref(cs.outRef, cs.q, cs.k, cs.v, cs.att, 6, 2, 20, 17);
+      }
+      for (let h = 5; h >= 0; h--) {
+        if (half == 1) {
+          attention_heads_f16kv(got, cs.q, cs.k, cs.v, att2, 6, 2, 20, 17, h, h + 1, stride);
+          attention_heads_f16kv_ref(gotRef, cs.q, cs.k, cs.v, att2, 6, 2, 20, 17, h, h + 1, stride);
+        } else {
+          attention_heads(got, cs.q, cs.k, cs.v, att2, 6, 2, 20, 17, h, h + 1, stride);
+          attention_heads_ref(gotRef, cs.q, cs.k, cs.v, att2, 6, 2, 20, 17, h, h + 1, stride);
+        }
+      }
+      for (let i = 0; i < 6 * 20; i++) {
+        if (reinterpret<u32>(f32At(got, i)) != reinterpret<u32>(f32At(cs.out, i))) bad++;
+        if (reinterpret<u32>(f32At(gotRef, i)) != reinterpret<u32>(f32At(cs.outRef, i))) bad++;
+      }
+      free(att2); free(got); free(gotRef);
+      cs.dispose();
+    }
+    expect<i32>(bad).toBe(0);
   });
 });
