@@ -99,6 +99,21 @@ bad('NaN and Inf in a weight name the tensor', () => {
   }
 });
 
+bad('NaN and Inf in a BF16 or F16 weight name the tensor (checked while widening)', () => {
+  const SPECIAL = { BF16: { NaN: 0x7fc0, Infinity: 0x7f80, one: 0x3f80 }, F16: { NaN: 0x7e00, Infinity: 0x7c00, one: 0x3c00 } } as const;
+  for (const dtype of ['BF16', 'F16'] as const) {
+    for (const v of ['NaN', 'Infinity'] as const) {
+      const d = ck(`nan16-${dtype}-${v}`, { tensors: (t) => {
+        const g = t['model.layers.1.mlp.gate_proj.weight'];
+        const h = new Uint16Array(g.shape[0] * g.shape[1]).fill(SPECIAL[dtype].one);
+        h[37] = SPECIAL[dtype][v];
+        t['model.layers.1.mlp.gate_proj.weight'] = { dtype, shape: g.shape, data: new Uint8Array(h.buffer) };
+      } });
+      expectError(d, [/model\.layers\.1\.mlp\.gate_proj\.weight/, new RegExp(`contains ${v} at element 37 `), /finite/]);
+    }
+  }
+});
+
 bad('unwritable output path', () => {
   const r = cli(['convert', ck('unwritable'), '-o', join(root, 'no-such-dir', 'x.gguf')]);
   assert.is.not(r.status, 0);
@@ -161,6 +176,20 @@ bad('Ctrl-C (SIGINT) during conversion leaves no partial file', async () => {
   assert.match(err, /interrupted by SIGINT/);
   assert.equal(readdirSync(dir), ['big.gguf']);
   assert.is(readFileSync(out, 'utf8'), 'old');
+});
+
+bad('progress shows on a terminal (bytes, rate, ETA) and not in a pipe or with --quiet', () => {
+  const d = ck('progress');
+  const piped = cli(['convert', d, '-o', join(root, 'p1.gguf')]);
+  assert.is(piped.status, 0);
+  assert.not.match(piped.stderr, /ETA/);
+  assert.match(piped.stderr, /^wrote .*p1\.gguf/);
+  const tty = spawnSync('script', ['-qfec', `${process.execPath} ${CLI} convert ${d} -o ${join(root, 'p2.gguf')}`, '/dev/null'], { encoding: 'utf8' });
+  assert.is(tty.status, 0, tty.stdout);
+  assert.match(tty.stdout, /100\.0%\s+[\d.]+ MB \/ [\d.]+ MB\s+[\d.]+ MB\/s\s+ETA/);
+  const quiet = spawnSync('script', ['-qfec', `${process.execPath} ${CLI} convert ${d} -o ${join(root, 'p3.gguf')} --quiet`, '/dev/null'], { encoding: 'utf8' });
+  assert.is(quiet.status, 0);
+  assert.not.match(quiet.stdout, /ETA|wrote/);
 });
 
 bad.after(() => rmSync(root, { recursive: true, force: true }));

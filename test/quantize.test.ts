@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { dequantizeLinear, phaseCode, quantizeLinear, splitWidelyLinear } from '../src/quantize.ts';
+import { codeAt, packCodes } from '../src/format.ts';
+import { dequantizeLinear, phaseCode, quantizeLinear, quantizeLinearRef, splitWidelyLinear } from '../src/quantize.ts';
+import { randn } from './fixtures.ts';
 import { manifest, readF32, sharedPath, sharedSuite } from './shared.ts';
 
 // The goldens' scales come from torch's float32 mean, which is not correctly rounded; ours is the
@@ -61,3 +63,64 @@ rules('sectors are half-open and zeros follow IEEE atan2', () => {
   assert.is(phaseCode(-0, -2), 3);
 });
 rules.run();
+
+// quantizeLinear (fused, branchless) and packCodes (whole bytes per full block) are the converter's
+// fast paths; their references are quantizeLinearRef (split + phaseQuant) and codeAt (the layout
+// formula of docs/format.md). Same summation order and exact operations: bit equality, including
+// sector ties (re = ±im), signed zeros and the partial last 64-input block.
+const fast = suite('quantize: fast paths equal their references');
+
+const sameQuant = (a: ReturnType<typeof quantizeLinear>, b: ReturnType<typeof quantizeLinear>, what: string) => {
+  assert.equal([a.n, a.m, a.stages], [b.n, b.m, b.stages], what);
+  for (let i = 0; i < a.scales.length; i++) assert.ok(Object.is(a.scales[i], b.scales[i]), `${what}: scale ${i} ${a.scales[i]} vs ${b.scales[i]}`);
+  for (let s = 0; s < a.stages; s++) {
+    assert.ok(Buffer.compare(a.codesU[s], b.codesU[s]) === 0, `${what}: U codes stage ${s + 1}`);
+    assert.ok(Buffer.compare(a.codesW[s], b.codesW[s]) === 0, `${what}: W codes stage ${s + 1}`);
+  }
+};
+
+fast('quantizeLinear equals quantizeLinearRef bit for bit (random, ties, signed zeros; S = 1..4)', () => {
+  const TIES = [-0.5, -0.25, -0, 0, 0.25, 0.5];
+  let cases = 0;
+  for (const [rows, cols] of [[2, 2], [2, 6], [6, 2], [10, 34], [34, 130], [66, 258], [130, 2], [4, 4098]]) {
+    const len = rows * cols;
+    const random = randn(len, rows * 131 + cols, 0.05);
+    const ties = Float32Array.from({ length: len }, (_, i) => TIES[(i * 7 + (i >> 3)) % TIES.length]);
+    const mixed = random.map((v, i) => (i % 3 === 0 ? TIES[i % TIES.length] : v));
+    const zeros = Float32Array.from({ length: len }, (_, i) => (i % 2 ? -0 : 0));
+    for (const [name, A] of [['random', random], ['ties', ties], ['mixed', mixed], ['zeros', zeros]] as const) {
+      for (const S of [1, 2, 3, 4]) {
+        sameQuant(quantizeLinear(A, rows, cols, S), quantizeLinearRef(A, rows, cols, S), `${rows}x${cols} ${name} S=${S}`);
+        cases++;
+      }
+    }
+  }
+  assert.is(cases, 128);
+});
+
+fast('packCodes agrees with codeAt on every plane, row and input (m across block and tail sizes)', () => {
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 30);
+  for (const m of [1, 3, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200]) {
+    for (const S of [1, 2, 3, 4]) {
+      const n = 3;
+      const planes = () => Array.from({ length: S }, () => Uint8Array.from({ length: n * m }, rnd));
+      const U = planes(), W = planes();
+      const packed = packCodes(U, W, n, m);
+      for (let p = 0; p < 2 * S; p++) {
+        const src = p < S ? U[p] : W[p - S];
+        for (let r = 0; r < n; r++) for (let j = 0; j < m; j++) {
+          if (codeAt(packed, m, S, p, r, j) !== src[r * m + j]) assert.unreachable(`m=${m} S=${S} plane ${p} row ${r} input ${j}`);
+        }
+      }
+      // padding codes (inputs j >= m of the last block) are zero
+      const rowBytes = packed.length / n;
+      for (let r = 0; r < n; r++) for (let p = 0; p < 2 * S; p++) for (let j = m; j < Math.ceil(m / 64) * 64; j++) {
+        const at = r * rowBytes + (j >> 6) * 2 * S * 16 + p * 16 + (j & 15);
+        assert.is((packed[at] >> (2 * ((j >> 4) & 3))) & 3, 0, `padding m=${m} S=${S}`);
+      }
+    }
+  }
+});
+
+fast.run();
