@@ -14,6 +14,8 @@ export { Model } from './model.js';
 export type { ModelLoadOptions, LoadProgress } from './model.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
+/** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
+export { threadTuning as _threadTuning } from './threads.js';
 
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Response;
 

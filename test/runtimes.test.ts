@@ -1,5 +1,7 @@
 // "Runs everywhere": the same build/fairy2i.wasm and the same golden check (test/runtimes/
-// golden-check.mjs) in Node, Deno, Bun and headless Chromium; the built CLI unchanged under `node`,
+// golden-check.mjs) in Node, Deno, Bun and headless Chromium, on one thread and on two (worker threads
+// over the shared memory; in Chromium only on a cross-origin isolated page, elsewhere one thread and a
+// notice); the built CLI unchanged under `node`,
 // `deno run -A` and `bun` with the same greedy tokens; and an edge worker under workerd that imports
 // the wasm as a module and answers completions over HTTP on 127.0.0.1.
 //
@@ -16,7 +18,7 @@ import { convert } from '../src/node/convert.ts';
 // @ts-ignore: plain JavaScript modules shared with .ci/run and the example
 import { findRuntime } from '../scripts/runtimes.mjs';
 // @ts-ignore
-import { launchChromium, serveFiles, withTimeout } from '../scripts/chromium.mjs';
+import { ISOLATION_HEADERS, launchChromium, serveFiles, withTimeout } from '../scripts/chromium.mjs';
 // @ts-ignore
 import { buildWorker } from '../examples/workerd/build.mjs';
 import { tempDir } from './fixtures.ts';
@@ -73,9 +75,10 @@ function optional(name: 'chromium' | 'workerd'): boolean {
   return false;
 }
 
-function assertReport(rep: any, where: string) {
+function assertReport(rep: any, where: string, threads = 1) {
   assert.ok(rep && typeof rep === 'object', `${where}: printed no report`);
   assert.ok(rep.ok, `${where}: ${rep.errors?.join('; ')}`);
+  assert.is(rep.threads, threads, `${where}: threads (notices: ${rep.notices?.join('; ')})`);
   const g = manifest().stories260K.variants.v2.greedy.from_bos.new_ids;
   assert.ok(g.length > 0, 'empty golden greedy sequence');
   assert.equal(rep.greedy.tokens, g, `${where}: greedy from BOS`);
@@ -84,7 +87,7 @@ function assertReport(rep: any, where: string) {
 
 function logTimes(what: string, wallMs: number, rep: any) {
   const t = rep.timingsMs ?? {};
-  console.log(`  ${what}: golden ok in ${(wallMs / 1000).toFixed(2)} s (load ${t.load?.toFixed(0)} ms, 64 positions ${t.logits?.toFixed(0)} ms, 64 greedy ${t.greedy?.toFixed(0)} ms)`);
+  console.log(`  ${what}${rep.threads > 1 ? ` on ${rep.threads} threads` : ''}: golden ok in ${(wallMs / 1000).toFixed(2)} s (load ${t.load?.toFixed(0)} ms, 64 positions ${t.logits?.toFixed(0)} ms, 64 greedy ${t.greedy?.toFixed(0)} ms)`);
 }
 
 // --- The golden check in Node, Deno, Bun and Chromium -------------------------------------------
@@ -92,49 +95,74 @@ function logTimes(what: string, wallMs: number, rep: any) {
 const golden = sharedSuite('runtimes: the same .wasm and golden check in Node, Deno, Bun and Chromium');
 
 for (const name of ['node', 'deno', 'bun'] as const) {
-  golden(`${name}: stories260K V2 logits (story64) and 64 greedy tokens from BOS match the goldens`, async () => {
-    const model = await v2File();
-    const c = command(name);
-    const r = run([...c.argv, 'test/runtimes/golden-main.mjs', model, sharedPath('golden')]);
-    const last = r.stdout.trim().split('\n').pop() ?? '';
-    let rep: any;
-    try { rep = JSON.parse(last); } catch { assert.unreachable(`${r.what}: exit ${r.status}${r.signal ? ` (${r.signal})` : ''}, no JSON report\n${r.stdout}${r.stderr}`); }
-    assertReport(rep, c.version);
-    assert.is(r.status, 0, r.stderr);
-    logTimes(rep.runtime, r.ms, rep);
-  });
+  for (const threads of [1, 2]) {
+    const how = threads > 1 ? ` on ${threads} threads (worker_threads, every layer split)` : '';
+    golden(`${name}${how}: stories260K V2 logits (story64) and 64 greedy tokens from BOS match the goldens`, async () => {
+      const model = await v2File();
+      const c = command(name);
+      const r = run([...c.argv, 'test/runtimes/golden-main.mjs', model, sharedPath('golden'), ...(threads > 1 ? [String(threads)] : [])]);
+      const last = r.stdout.trim().split('\n').pop() ?? '';
+      let rep: any;
+      try { rep = JSON.parse(last); } catch { assert.unreachable(`${r.what}: exit ${r.status}${r.signal ? ` (${r.signal})` : ''}, no JSON report\n${r.stdout}${r.stderr}`); }
+      assertReport(rep, c.version, threads);
+      assert.equal(rep.notices, []);
+      assert.is(r.status, 0, r.stderr);
+      logTimes(rep.runtime, r.ms, rep);
+    });
+  }
 }
 
-/** Serves the repository's dist/, build/ and test/runtimes/ as they lie (so dist/browser.js finds ../build/fairy2i.wasm), the goldens at /golden/ and the model at /model.gguf. */
-function serve(model: string): Promise<{ origin: string; close: () => Promise<void> }> {
+/**
+ * Serves the repository's dist/, build/ and test/runtimes/ as they lie (so dist/browser.js finds
+ * ../build/fairy2i.wasm), the goldens at /golden/ and the model at /model.gguf; with `isolated`, with
+ * the headers that make its pages cross-origin isolated.
+ */
+function serve(model: string, isolated = false): Promise<{ origin: string; close: () => Promise<void> }> {
   return serveFiles((p: string): string | null => {
     if (p === '/model.gguf') return model;
     if (p.startsWith('/golden/')) return join(sharedPath('golden'), normalize(p.slice('/golden/'.length)));
     if (/^\/(dist|build|test\/runtimes)\//.test(p)) return join(ROOT, normalize(p));
     return null;
-  });
+  }, { headers: isolated ? ISOLATION_HEADERS : {} });
 }
 
-(optional('chromium') ? golden : golden.skip)('chromium (headless, playwright-core): the same check from dist/browser.js, wasm and model fetched over HTTP', async () => {
+(optional('chromium') ? golden : golden.skip)('chromium (headless, playwright-core): the same check from dist/browser.js, wasm and model fetched over HTTP; 2 threads on a cross-origin isolated page, 1 and a notice elsewhere', async () => {
   const model = await v2File();
   const chrome = runtime('chromium');
-  const { origin, close } = await serve(model);
-  const t0 = performance.now();
+  const plain = await serve(model);
+  const isolated = await serve(model, true);
   let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
-  const pageErrors: string[] = [];
   try {
     browser = await launchChromium(chrome.path);
-    const page = await browser.newPage();
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    await page.goto(`${origin}/test/runtimes/golden.html`, { timeout: 30_000 });
-    const rep = await withTimeout(page.evaluate(() => (globalThis as any).goldenReport), 60_000, 'the golden page');
-    assertReport(rep, `${chrome.version}: ${pageErrors.join('; ')}`);
-    assert.match(rep.runtime, /HeadlessChrome\//);
-    logTimes(`${chrome.version.split(' built')[0]} (headless)`, performance.now() - t0, rep);
+    const pages: [string, string, number, RegExp | null][] = [
+      [plain.origin, '', 1, null],
+      [isolated.origin, '?threads=2', 2, null],
+      [plain.origin, '?threads=2', 1, /^fairy2i-wasm: running on 1 thread instead of 2: the page is not cross-origin isolated/],
+    ];
+    for (const [origin, query, threads, notice] of pages) {
+      const what = `${query || 'default threads'}${origin === isolated.origin ? ', cross-origin isolated' : ''}`;
+      const t0 = performance.now();
+      const pageErrors: string[] = [];
+      const page = await browser.newPage();
+      page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      await page.goto(`${origin}/test/runtimes/golden.html${query}`, { timeout: 30_000 });
+      const rep = await withTimeout(page.evaluate(() => (globalThis as any).goldenReport), 60_000, `the golden page (${what})`);
+      assertReport(rep, `${chrome.version} (${what}): ${pageErrors.join('; ')}`, threads);
+      assert.match(rep.runtime, /HeadlessChrome\//);
+      if (notice) {
+        assert.is(rep.notices.length, 1, `${what}: notices ${JSON.stringify(rep.notices)}`);
+        assert.match(rep.notices[0], notice);
+      } else {
+        assert.equal(rep.notices, [], what);
+      }
+      logTimes(`${chrome.version.split(' built')[0]} (headless, ${what})`, performance.now() - t0, rep);
+      await page.close();
+    }
   } finally {
     await browser?.close().catch(() => {});
-    await close();
+    await plain.close();
+    await isolated.close();
   }
 });
 

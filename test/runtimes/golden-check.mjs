@@ -7,6 +7,10 @@
 // logits within 1e-3 × that position's max |logit| (the goldens are float64 forwards; ours is float32
 // with its own summation order) and the same arg-max; and 64 greedy tokens from BOS equal to the
 // golden v2.greedy.from_bos.new_ids exactly.
+//
+// With `loadOptions.threads` the model runs on worker threads (the caller lowers the split's
+// threshold so that even this tiny model's layers are split); the report says how many threads it
+// got and the notices it printed (one when workers cannot share memory).
 
 export const MAX_REL_LOGIT_ERR = 1e-3;
 
@@ -16,9 +20,10 @@ export const MAX_REL_LOGIT_ERR = 1e-3;
  * @param {any} a.model  what to pass to loadModel (a path in Node/Deno/Bun, a URL in a browser)
  * @param {(rel: string) => Promise<Uint8Array>} a.readGolden  bytes of ../shared/golden/<rel>
  * @param {string} a.runtime  a name for the report, e.g. "deno 2.9.6"
+ * @param {object} [a.loadOptions]  extra loadModel options, e.g. { threads: 2 }
  * @returns {Promise<object>} a JSON-able report; `ok` is true only when every check passed
  */
-export async function goldenCheck({ loadModel, model: source, readGolden, runtime }) {
+export async function goldenCheck({ loadModel, model: source, readGolden, runtime, loadOptions = {} }) {
   const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
   const report = { runtime, ok: false, errors: [], timingsMs: {} };
   const manifest = JSON.parse(new TextDecoder().decode(await readGolden('manifest.json')));
@@ -26,8 +31,10 @@ export async function goldenCheck({ loadModel, model: source, readGolden, runtim
   const g = st.variants.v2;
 
   let t0 = now();
-  const model = await loadModel(source);
+  report.notices = [];
+  const model = await loadModel(source, { ...loadOptions, onNotice: (m) => report.notices.push(m) });
   report.timingsMs.load = now() - t0;
+  report.threads = model.threads;
   try {
     const V = model.config.vocabSize;
 
