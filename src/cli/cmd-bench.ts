@@ -79,7 +79,7 @@ export async function runBench(a: Parsed): Promise<void> {
   try {
     const promptLen = f.prompt as number, decodePrompt = f['decode-prompt'] as number, nGen = f.generate as number;
     const ctx = Math.max(promptLen, decodePrompt + nGen) + 1;
-    const model = await loadModel(file, { contextLength: Math.min(ctx, (f.ctx as number | undefined) ?? ctx) });
+    const model = await loadModel(file, { contextLength: Math.min(ctx, (f.ctx as number | undefined) ?? ctx), threads: f.threads as number | undefined });
     const V = model.config.vocabSize;
     const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + seed * 104729) % (V - 3)));
     // Prefill: a fresh window of promptLen tokens.
@@ -94,7 +94,7 @@ export async function runBench(a: Parsed): Promise<void> {
     const out = {
       model: f.shape ? `synthetic ${f.shape} W${f.stages}` : file,
       file_mb: statSync(file).size / 1e6,
-      threads: (model as { threads?: number }).threads ?? 1,
+      threads: model.threads,
       prefill_tok_s: prefill,
       decode_tok_s: decode,
       weight_bytes_per_token: weightBytes,
