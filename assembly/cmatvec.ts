@@ -1,62 +1,351 @@
 // Packed {±1, ±i} residual-stage linear layers: y = Σ_s U_s z + W_s conj(z).
 //
-// Code layout 1 of docs/format.md (the only description of it; repeated here where it bites):
+// Code layout 2 of docs/format.md (the only description of it; repeated here where it bites):
 // code k means multiplication by i^k, dequantized per stage as
 //     0: +s_re    1: +i·s_im    2: −s_re    3: −i·s_im
-// so bit 0 of a code says "imaginary-coded" (its scale is s_im) and bit 1 says "negate".
-// A row is B = ceil(m/64) blocks of 2S planes of 16 bytes (U stage 1..S, then W stage 1..S);
-// byte k of a plane holds the codes of inputs 64b + k + 16q at bits 2q, 2q+1 (q = 0..3), so one
-// shift and mask give 16 consecutive inputs. Codes of inputs j >= m are padding and ignored.
+// Rows come in tiles of 16 (one per lane of an i8x16.swizzle). A tile holds, for each input
+// pair p (inputs 2p, 2p + 1) and stage s, 16 bytes, byte k for row 16t + k: its low nibble is
+// u | w << 2 for input 2p (u the U code, w the W code of stage s), its high nibble the same for
+// input 2p + 1. Rows past n and input m (odd m) are padding.
 //
-// The inner loops are multiplication-free (Fairy2i paper §4, ../shared/docs/fairy2i-math.md §4):
-// for each row and plane we sum, over inputs j with z_j = a_j + i·b_j,
-//     Pa = Σ_{j real-coded} ±a_j   Pb = Σ_{real-coded} ±b_j   (± = the code's sign)
-//     Qa = Σ_{j imag-coded} ±a_j   Qb = Σ_{imag-coded} ±b_j
-// and the scales multiply once per row per plane:
-//     U:  y += s_re·(Pa + i·Pb) + s_im·i·(Qa + i·Qb)   = (s_re·Pa − s_im·Qb) + i·(s_re·Pb + s_im·Qa)
-//     W:  y += s_re·(Pa − i·Pb) + s_im·i·(Qa − i·Qb)   = (s_re·Pa + s_im·Qb) + i·(s_im·Qa − s_re·Pb)
-// (W acts on conj z = a − ib: code 1 gives i·conj z = b + ia, code 3 gives −b − ia.)
+//     tile_bytes = 16 · ceil(m/2) · S
+//     byte(t, p, s, k) = codes[t·tile_bytes + (p·S + s)·16 + k]
 //
-// SIMD path: a lane holds one input. Per plane it accumulates T = Σ ±z over all inputs and Q
-// over the imaginary-coded ones (P = T − Q at the end), so a plane costs, per 4 inputs, two
-// i8x16.swizzle (spread 4 code bytes to 4 lanes as a sign-bit mask and an all-ones mask), two
-// xor (sign flip), two and (select) and four f32x4.add. Its summation order differs from the
-// scalar _ref (4 lanes, and P = T − Q): the two agree to rounding (bound in the spec).
+// Kernels, all with the row range [r0, r1) the threads split on:
+//   cmatvec_ref      exact f32, scalar: the engine's reference path (set_kernel(0)).
+//   cmatvec_prepare  per input vector: activation tables (below) into a scratch region.
+//   cmatvec          the fast path: table lookups with i8x16.swizzle, integer accumulation.
+//   cmatvec_lut_ref  scalar twin of cmatvec on the same tables: bit-identical results.
+//   cmatmul / _ref   T vectors over the codes of a tile while it is in cache.
 //
-// Loop order: rows, then groups of up to 4 planes, then blocks: x is loaded once per block for
-// 4 planes. S = 1 and S = 2 are one pass over the row (2 and 4 planes); S = 3 and S = 4 take two
-// passes (4 + 2 and 4 + 4 planes). Prototypes measured with V8 on x86-64 (Zen 4), 4096x4096 real
-// at S = 2: one plane per pass 7.6 ms, 2 planes 6.35 ms, 4 planes 5.9 ms (this file: 5.2 ms); at
-// S = 4 one 8-plane pass and two 4-plane passes both 11.9 ms (32 f32x4 accumulators spill out of
-// the 16 xmm registers V8 uses on x86-64).
-// The pass bodies are unrolled by hand (4 input vectors x 4 or 2 planes): AssemblyScript has no
-// macros and no multi-value returns, so accumulators must be named locals. The inputs of a last,
-// partial block (m not a multiple of 64) go through crow_scalar, the code of cmatvec_ref.
+// Why tables (T-MAC, bitnet.cpp; the iFairy fork of llama.cpp packs two complex codes per
+// nibble likewise): with z_j = a + ib, one (u, w) pair of one input and one stage contributes
+//     U part: q_U(u)·z_j   (q(0) = s_re, q(1) = i·s_im, q(2) = −s_re, q(3) = −i·s_im)
+//     W part: q_W(w)·conj(z_j)
+// so a 16-entry table per input and stage (scales folded in, built once per input vector)
+// turns each nibble into one lookup: a swizzle looks up 16 rows at once, for Re and for Im.
+//
+// Exactness. Table entries are integers v = round(T/d_b) with one scale d_b per block of 64
+// inputs (32 pairs), |v| <= Q_L = 63·(128^L − 1)/127, stored as L balanced base-128 digits in
+// [−64, 63] (most significant first), so v = Σ_l digit_l · 128^(L−1−l). A row sums its digits per
+// level in i16 (two digits of one 16-byte code vector added in i8 first: [−128, 126]), per block
+// of at most 32·S <= 128 code vectors (|sum| <= 16384 < 2^15), then forms the exact i32
+// Σ_l sum_l·128^(L−1−l) and adds d_b·f32(that) to y. The rounding of entries is the only
+// approximation: per lookup at most d_b/2 = max|T| over the block / (2·Q_L).
+//   L = 3 (Q = 1040319, ~20 bits): the engine's setting. On the golden models its logits are
+//     within 2.5e-5·max|logit| of the float64 goldens (the f32 kernel: 2.7e-6; the tests allow
+//     1e-3), with the same arg-max everywhere.
+//   L = 1 (Q = 63, int8 tables): 3x less work per code byte, but those small models amplify its
+//     error: 0.1-0.2·max|logit| and 90-95 % top-1 agreement (measured with per-block scales of
+//     16..64 inputs, per stage or shared). Kept for measurement (bench/kernels.ts), not used.
+//
+// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W), per pass (Re, then Im):
+// 1 load, 3 for the nibbles (and; i16x8.shr_u + and), and per level 2 table loads, 2 swizzles,
+// 1 i8 add, 2 extends and 2 i16 adds: 4 + 9L wasm SIMD ops, twice (Re and Im). The two passes
+// over a block's codes (at most 2 KiB, in L1) keep 2L + 3 accumulators and temporaries within
+// the 16 xmm registers V8 uses on x86-64.
 
-/** Sign mask: byte b of the shifted plane -> top byte of lane (its bit 7 becomes the f32 sign). */
-const TOP0 = i8x16(-128, -128, -128, 0, -128, -128, -128, 1, -128, -128, -128, 2, -128, -128, -128, 3);
-const TOP1 = i8x16(-128, -128, -128, 4, -128, -128, -128, 5, -128, -128, -128, 6, -128, -128, -128, 7);
-const TOP2 = i8x16(-128, -128, -128, 8, -128, -128, -128, 9, -128, -128, -128, 10, -128, -128, -128, 11);
-const TOP3 = i8x16(-128, -128, -128, 12, -128, -128, -128, 13, -128, -128, -128, 14, -128, -128, -128, 15);
-/** Select mask: byte b (0x00 or 0xff) -> all four bytes of a lane. */
-const ALL0 = i8x16(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-const ALL1 = i8x16(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-const ALL2 = i8x16(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11);
-const ALL3 = i8x16(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15);
+/** Rows per tile. */
+const TILE: i32 = 16;
+/** Input pairs per quantization block (64 inputs). */
+const BLOCK_PAIRS: i32 = 32;
+/** Bytes of the tables header: u32 levels, u32 m, u32 S, u32 blocks. */
+const TAB_HEADER: usize = 64;
 
 // @ts-ignore: decorator
 @inline
-function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
-    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+function up64(b: usize): usize {
+  return (b + 63) & ~(<usize>63);
 }
 
-/** Adds plane p's contribution (scaled) to y; see the file header for the algebra. */
+/** Largest |v| of a table entry at L levels of balanced base-128 digits in [−64, 63]. */
+// @ts-ignore: decorator
+@inline
+function qmax(L: i32): f32 {
+  return L == 1 ? 63 : L == 2 ? 8127 : 1040319;
+}
+
+/** Offset of the entries in a tables region: header, then one f32 scale per block. */
+// @ts-ignore: decorator
+@inline
+function entriesOffset(m: i32): usize {
+  const blocks = (((m + 1) >> 1) + BLOCK_PAIRS - 1) / BLOCK_PAIRS;
+  return TAB_HEADER + up64(<usize>blocks << 2);
+}
+
+export function cmatvec_tables_bytes(m: i32, S: i32, levels: i32): i32 {
+  // -> bytes cmatvec_prepare writes for m complex inputs, S stages, `levels` digit levels (1..3)
+  return <i32>(entriesOffset(m) + <usize>((m + 1) >> 1) * <usize>S * <usize>(levels << 6));
+}
+
+// ---- tables ----
+
+/** Re of q_U(u)·z + q_W(w)·conj z, z = a + ib, for one stage's scales. */
+// @ts-ignore: decorator
+@inline
+function entryRe(a: f32, b: f32, u: i32, w: i32, sur: f32, sui: f32, swr: f32, swi: f32): f32 {
+  const A: f32 = u == 0 ? sur * a : u == 1 ? -(sui * b) : u == 2 ? -(sur * a) : sui * b;
+  const B: f32 = w == 0 ? swr * a : w == 1 ? swi * b : w == 2 ? -(swr * a) : -(swi * b);
+  return A + B;
+}
+
+/** Im of the same. */
+// @ts-ignore: decorator
+@inline
+function entryIm(a: f32, b: f32, u: i32, w: i32, sur: f32, sui: f32, swr: f32, swi: f32): f32 {
+  const A: f32 = u == 0 ? sur * b : u == 1 ? sui * a : u == 2 ? -(sur * b) : -(sui * a);
+  const B: f32 = w == 0 ? -(swr * b) : w == 1 ? swi * a : w == 2 ? swr * b : -(swi * a);
+  return A + B;
+}
+
+/** Stores the L digits of v (|v| <= qmax(L)) at p, p + 32, p + 64 (most significant first). */
+// @ts-ignore: decorator
+@inline
+function storeDigits(p: usize, v: i32, L: i32): void {
+  for (let l = L - 1; l >= 0; l--) {
+    const d = ((v + 64) & 127) - 64;
+    store<i8>(p + <usize>(l << 5), <i8>d);
+    v = (v - d) >> 7;
+  }
+}
+
+export function cmatvec_prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32): void {
+  // x f32 (2m,) = z (m complex as two halves), scales f32 (S, 4) -> tables (cmatvec_tables_bytes(m, S, levels) bytes):
+  // header u32 [levels, m, S, blocks]; f32 d_b per block of 64 inputs; per input pair p and stage s
+  // a record of 64·levels bytes: Re digits (per level: input 2p [16], input 2p + 1 [16]), then Im digits.
+  const P = (m + 1) >> 1;
+  const blocks = (P + BLOCK_PAIRS - 1) / BLOCK_PAIRS;
+  store<u32>(tables, levels);
+  store<u32>(tables, m, 4);
+  store<u32>(tables, S, 8);
+  store<u32>(tables, blocks, 12);
+  const Q = qmax(levels);
+  const rec = <usize>(levels << 6);
+  const ent = tables + entriesOffset(m);
+  for (let bk = 0; bk < blocks; bk++) {
+    const j0 = bk * (BLOCK_PAIRS << 1);
+    const j1 = min(m, j0 + (BLOCK_PAIRS << 1));
+    // The block's largest |entry| over Re and Im: max|A_u| + max|B_w| (signs are independent).
+    let mx: f32 = 0;
+    for (let j = j0; j < j1; j++) {
+      const a = Mathf.abs(load<f32>(x + (<usize>j << 2))), b = Mathf.abs(load<f32>(x + (<usize>(m + j) << 2)));
+      for (let s = 0; s < S; s++) {
+        const sc = scales + (<usize>s << 4);
+        const sur = load<f32>(sc), sui = load<f32>(sc, 4), swr = load<f32>(sc, 8), swi = load<f32>(sc, 12);
+        mx = max(mx, max(sur * a, sui * b) + max(swr * a, swi * b));
+        mx = max(mx, max(sur * b, sui * a) + max(swr * b, swi * a));
+      }
+    }
+    store<f32>(tables + TAB_HEADER + (<usize>bk << 2), mx / Q);
+    const inv: f32 = mx > 0 ? Q / mx : 0;
+    const jEnd = min(j1 + (j1 & 1), P << 1); // an odd m's last pair gets a zero table for input m
+    for (let j = j0; j < jEnd; j++) {
+      const a: f32 = j < m ? load<f32>(x + (<usize>j << 2)) : 0;
+      const b: f32 = j < m ? load<f32>(x + (<usize>(m + j) << 2)) : 0;
+      for (let s = 0; s < S; s++) {
+        const sc = scales + (<usize>s << 4);
+        const sur = load<f32>(sc), sui = load<f32>(sc, 4), swr = load<f32>(sc, 8), swi = load<f32>(sc, 12);
+        const r = ent + (<usize>((j >> 1) * S + s)) * rec + (<usize>(j & 1) << 4);
+        for (let e = 0; e < 16; e++) {
+          const u = e & 3, w = e >> 2;
+          const vr = <i32>min(max(nearest<f32>(entryRe(a, b, u, w, sur, sui, swr, swi) * inv), -Q), Q);
+          const vi = <i32>min(max(nearest<f32>(entryIm(a, b, u, w, sur, sui, swr, swi) * inv), -Q), Q);
+          storeDigits(r + <usize>e, vr, levels);
+          storeDigits(r + (rec >> 1) + <usize>e, vi, levels);
+        }
+      }
+    }
+  }
+}
+
+// ---- the fast kernel ----
+
+/**
+ * One pass (Re or Im) of one block of a full tile at L = 3: y[0..16) += d · Σ over the block's
+ * cnt code vectors of the looked-up entries. cp: the block's first code vector; tp: the Re (or
+ * Im) part of its first table record (records are 192 bytes apart).
+ */
+// @ts-ignore: decorator
+@inline
+function pass3(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
+  const M = i8x16.splat(15);
+  let a0 = i16x8.splat(0), b0 = i16x8.splat(0);
+  let a1 = i16x8.splat(0), b1 = i16x8.splat(0);
+  let a2 = i16x8.splat(0), b2 = i16x8.splat(0);
+  for (let i = 0; i < cnt; i++) {
+    const c = v128.load(cp);
+    const lo = v128.and(c, M);
+    const hi = v128.and(i16x8.shr_u(c, 4), M);
+    let v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
+    a0 = i16x8.add(a0, i16x8.extend_low_i8x16_s(v));
+    b0 = i16x8.add(b0, i16x8.extend_high_i8x16_s(v));
+    v = i8x16.add(i8x16.swizzle(v128.load(tp, 32), lo), i8x16.swizzle(v128.load(tp, 48), hi));
+    a1 = i16x8.add(a1, i16x8.extend_low_i8x16_s(v));
+    b1 = i16x8.add(b1, i16x8.extend_high_i8x16_s(v));
+    v = i8x16.add(i8x16.swizzle(v128.load(tp, 64), lo), i8x16.swizzle(v128.load(tp, 80), hi));
+    a2 = i16x8.add(a2, i16x8.extend_low_i8x16_s(v));
+    b2 = i16x8.add(b2, i16x8.extend_high_i8x16_s(v));
+    cp += 16;
+    tp += 192;
+  }
+  const dv = f32x4.splat(d);
+  flush3(yp, a0, a1, a2, dv);
+  flush3(yp + 32, b0, b1, b2, dv);
+}
+
+/** y[0..8) at yp += d · f32(Σ_l acc_l · 128^(2−l)) for 8 rows of i16 level sums. */
+// @ts-ignore: decorator
+@inline
+function flush3(yp: usize, a0: v128, a1: v128, a2: v128, dv: v128): void {
+  let q = i32x4.add(i32x4.shl(i32x4.add(i32x4.shl(i32x4.extend_low_i16x8_s(a0), 7), i32x4.extend_low_i16x8_s(a1)), 7), i32x4.extend_low_i16x8_s(a2));
+  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dv, f32x4.convert_i32x4_s(q))));
+  q = i32x4.add(i32x4.shl(i32x4.add(i32x4.shl(i32x4.extend_high_i16x8_s(a0), 7), i32x4.extend_high_i16x8_s(a1)), 7), i32x4.extend_high_i16x8_s(a2));
+  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(q))), 16);
+}
+
+/** pass3 at L = 1 (records 64 bytes apart). */
+// @ts-ignore: decorator
+@inline
+function pass1(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
+  const M = i8x16.splat(15);
+  let a0 = i16x8.splat(0), b0 = i16x8.splat(0);
+  for (let i = 0; i < cnt; i++) {
+    const c = v128.load(cp);
+    const lo = v128.and(c, M);
+    const hi = v128.and(i16x8.shr_u(c, 4), M);
+    const v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
+    a0 = i16x8.add(a0, i16x8.extend_low_i8x16_s(v));
+    b0 = i16x8.add(b0, i16x8.extend_high_i8x16_s(v));
+    cp += 16;
+    tp += 64;
+  }
+  const dv = f32x4.splat(d);
+  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a0)))));
+  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a0)))), 16);
+  v128.store(yp, f32x4.add(v128.load(yp, 32), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b0)))), 32);
+  v128.store(yp, f32x4.add(v128.load(yp, 48), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b0)))), 48);
+}
+
+/** A full tile (16 rows, all in range): Re to yre[0..16), Im to yim[0..16). */
+// @ts-ignore: decorator
+@inline
+function tileFast(yre: usize, yim: usize, cp: usize, tables: usize, P: i32, S: i32, L: i32, ent: usize): void {
+  const z = f32x4.splat(0);
+  v128.store(yre, z); v128.store(yre, z, 16); v128.store(yre, z, 32); v128.store(yre, z, 48);
+  v128.store(yim, z); v128.store(yim, z, 16); v128.store(yim, z, 32); v128.store(yim, z, 48);
+  const rec = <usize>(L << 6);
+  const blockCodes = <usize>(BLOCK_PAIRS * S) << 4;
+  const blockTab = <usize>(BLOCK_PAIRS * S) * rec;
+  let tp = ent;
+  let dp = tables + TAB_HEADER;
+  for (let p0 = 0; p0 < P; p0 += BLOCK_PAIRS) {
+    const cnt = min(BLOCK_PAIRS, P - p0) * S;
+    const d = load<f32>(dp);
+    if (L == 3) {
+      pass3(yre, cp, tp, cnt, d);
+      pass3(yim, cp, tp + 96, cnt, d);
+    } else {
+      pass1(yre, cp, tp, cnt, d);
+      pass1(yim, cp, tp + 32, cnt, d);
+    }
+    cp += blockCodes;
+    tp += blockTab;
+    dp += 4;
+  }
+}
+
+/** Rows [ra, rb) of tile t, scalar (cmatvec_lut_ref's code): partial tiles and the reference. */
+function tileRef(y: usize, tables: usize, codes: usize, n: i32, m: i32, S: i32, t: i32, ra: i32, rb: i32): void {
+  const L = <i32>load<u32>(tables);
+  const P = (m + 1) >> 1;
+  const rec = <usize>(L << 6);
+  const ent = tables + entriesOffset(m);
+  const tile = codes + <usize>t * (<usize>(P * S) << 4);
+  for (let r = ra; r < rb; r++) {
+    let yr: f32 = 0, yi: f32 = 0;
+    for (let p0 = 0; p0 < P; p0 += BLOCK_PAIRS) {
+      let qr = 0, qi = 0;
+      const p1 = min(P, p0 + BLOCK_PAIRS);
+      for (let p = p0; p < p1; p++) {
+        for (let s = 0; s < S; s++) {
+          const byte = <i32>load<u8>(tile + (<usize>(p * S + s) << 4) + <usize>(r & 15));
+          const tr = ent + <usize>(p * S + s) * rec;
+          for (let h = 0; h < 2; h++) {
+            const e = <usize>((byte >> (h << 2)) & 15) + (<usize>h << 4);
+            let vr = 0, vi = 0;
+            for (let l = 0; l < L; l++) {
+              vr = (vr << 7) + <i32>load<i8>(tr + (<usize>l << 5) + e);
+              vi = (vi << 7) + <i32>load<i8>(tr + (rec >> 1) + (<usize>l << 5) + e);
+            }
+            qr += vr;
+            qi += vi;
+          }
+        }
+      }
+      const d = load<f32>(tables + TAB_HEADER + (<usize>(p0 / BLOCK_PAIRS) << 2));
+      yr += d * <f32>qr;
+      yi += d * <f32>qi;
+    }
+    store<f32>(y + (<usize>r << 2), yr);
+    store<f32>(y + (<usize>(n + r) << 2), yi);
+  }
+}
+
+export function cmatvec(y: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, r0: i32, r1: i32): void {
+  // codes layout 2 (n rows in tiles of 16), tables from cmatvec_prepare(tables, x, scales, m, S, L)
+  // -> y f32 (2n,) = y_c (n complex as two halves) ≈ U z + W conj z, rows [r0, r1) written.
+  // scales are folded into the tables (unused here; kept so every cmatvec kernel has one signature).
+  const L = <i32>load<u32>(tables);
+  const P = (m + 1) >> 1;
+  const tileBytes = <usize>(P * S) << 4;
+  const ent = tables + entriesOffset(m);
+  for (let t = r0 >> 4; (t << 4) < r1; t++) {
+    const ra = max(r0, t << 4), rb = min(r1, (t << 4) + TILE);
+    if (rb - ra == TILE) {
+      tileFast(y + (<usize>ra << 2), y + (<usize>(n + ra) << 2), codes + <usize>t * tileBytes, tables, P, S, L, ent);
+    } else {
+      tileRef(y, tables, codes, n, m, S, t, ra, rb);
+    }
+  }
+}
+
+export function cmatvec_lut_ref(y: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, r0: i32, r1: i32): void {
+  // as cmatvec, scalar: the same integer sums and the same f32 operations, so identical bits
+  for (let t = r0 >> 4; (t << 4) < r1; t++) {
+    tileRef(y, tables, codes, n, m, S, t, max(r0, t << 4), min(r1, (t << 4) + TILE));
+  }
+}
+
+export function cmatmul(Y: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32): void {
+  // codes layout 2, tables T regions of cmatvec_tables_bytes(m, S, L) bytes (one cmatvec_prepare per x_t)
+  // -> Y f32 (T, 2n), rows [r0, r1) of every y_t written. A tile's codes (16·ceil(m/2)·S bytes,
+  // 32 KiB at m = 2048, S = 2) come from memory once and stay in L1/L2 while all T vectors use them.
+  const L = <i32>load<u32>(tables);
+  const P = (m + 1) >> 1;
+  const tileBytes = <usize>(P * S) << 4;
+  const tabStride = <usize>cmatvec_tables_bytes(m, S, L);
+  const ent = entriesOffset(m);
+  const ys = <usize>n << 3;
+  for (let t = r0 >> 4; (t << 4) < r1; t++) {
+    const ra = max(r0, t << 4), rb = min(r1, (t << 4) + TILE);
+    for (let v = 0; v < T; v++) {
+      const tv = tables + <usize>v * tabStride, yv = Y + <usize>v * ys;
+      if (rb - ra == TILE) {
+        tileFast(yv + (<usize>ra << 2), yv + (<usize>(n + ra) << 2), codes + <usize>t * tileBytes, tv, P, S, L, tv + ent);
+      } else {
+        tileRef(yv, tv, codes, n, m, S, t, ra, rb);
+      }
+    }
+  }
+}
+
+// ---- the exact f32 reference ----
+
+/** Adds plane p's contribution (scaled) to y_re (im false) or y_im (im true); see exactRow. */
 // @ts-ignore: decorator
 @inline
 function combine(yre: f32, yim: f32, p: i32, S: i32, scales: usize,
   pa: f32, pb: f32, qa: f32, qb: f32, im: bool): f32 {
-  // Returns the updated y_re when im is false, y_im when true (AS has no multi-value returns).
   let sre: f32, sim: f32;
   if (p < S) {
     sre = load<f32>(scales + (<usize>p << 4));
@@ -70,277 +359,23 @@ function combine(yre: f32, yim: f32, p: i32, S: i32, scales: usize,
 }
 
 /**
- * Planes p0 .. p0 + 3 of one row over its full blocks: y_re at yre and y_im at yim are set
- * to their scaled sums (first pass) or incremented (later passes).
+ * One row, exact in f32 (Fairy2i paper §4, multiplication-free): per plane (U stage 1..S, W
+ * stage 1..S) it sums, over inputs j with z_j = a_j + i·b_j, in input order,
+ *     Pa = Σ_{real-coded} ±a_j   Pb = Σ_{real-coded} ±b_j   Qa, Qb the same over imaginary-coded
+ * and the scales multiply once per plane:
+ *     U:  y += (s_re·Pa − s_im·Qb) + i·(s_re·Pb + s_im·Qa)
+ *     W:  y += (s_re·Pa + s_im·Qb) + i·(s_im·Qa − s_re·Pb)   (W acts on conj z = a − ib)
  */
-// @ts-ignore: decorator
-@inline
-function pass4(yre: usize, yim: usize, first: bool, x: usize, row: usize, p0: i32, scales: usize, m: i32, S: i32): void {
-  const blockStride = <usize>S << 5;
-  const full = m >> 6;
-  const xbOff = <usize>m << 2;
-  const c80 = i8x16.splat(-128);
-  const zero = i8x16.splat(0);
-  let ta0 = f32x4.splat(0), tb0 = f32x4.splat(0), qa0 = f32x4.splat(0), qb0 = f32x4.splat(0);
-  let ta1 = f32x4.splat(0), tb1 = f32x4.splat(0), qa1 = f32x4.splat(0), qb1 = f32x4.splat(0);
-  let ta2 = f32x4.splat(0), tb2 = f32x4.splat(0), qa2 = f32x4.splat(0), qb2 = f32x4.splat(0);
-  let ta3 = f32x4.splat(0), tb3 = f32x4.splat(0), qa3 = f32x4.splat(0), qb3 = f32x4.splat(0);
-  let cp = row + (<usize>p0 << 4);
-  let xp = x;
-  for (let blk = 0; blk < full; blk++) {
-    let sq0 = v128.load(cp);
-    let sq1 = v128.load(cp, 16);
-    let sq2 = v128.load(cp, 32);
-    let sq3 = v128.load(cp, 48);
-    // Groups q = 3, 2, 1, 0 (inputs 16q .. 16q + 15 of the block): shifting the 16-bit lanes
-    // left by 6 − 2q puts bit 2q + 1 (negate) of every byte at its bit 7 and bit 2q (imag) at
-    // bit 6; a total shift of at most 6 < 8 never moves a bit into another byte's top two bits.
-    // (x86 has no byte shifts: V8 spends 3-5 instructions on i8x16.shl/shr, one on i16x8.shl.)
-    let xq = xp + 192;
-    for (let q = 3; q >= 0; q--) {
-      const s0 = v128.and(sq0, c80);
-      const i0 = i8x16.lt_s(i8x16.add(sq0, sq0), zero);
-      const s1 = v128.and(sq1, c80);
-      const i1 = i8x16.lt_s(i8x16.add(sq1, sq1), zero);
-      const s2 = v128.and(sq2, c80);
-      const i2 = i8x16.lt_s(i8x16.add(sq2, sq2), zero);
-      const s3 = v128.and(sq3, c80);
-      const i3 = i8x16.lt_s(i8x16.add(sq3, sq3), zero);
-      let xa: v128, xb: v128, sm: v128, mk: v128, va: v128, vb: v128;
-      xa = v128.load(xq);
-      xb = v128.load(xq + xbOff);
-      sm = i8x16.swizzle(s0, TOP0); mk = i8x16.swizzle(i0, ALL0);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta0 = f32x4.add(ta0, va); tb0 = f32x4.add(tb0, vb);
-      qa0 = f32x4.add(qa0, v128.and(va, mk)); qb0 = f32x4.add(qb0, v128.and(vb, mk));
-      sm = i8x16.swizzle(s1, TOP0); mk = i8x16.swizzle(i1, ALL0);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta1 = f32x4.add(ta1, va); tb1 = f32x4.add(tb1, vb);
-      qa1 = f32x4.add(qa1, v128.and(va, mk)); qb1 = f32x4.add(qb1, v128.and(vb, mk));
-      sm = i8x16.swizzle(s2, TOP0); mk = i8x16.swizzle(i2, ALL0);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta2 = f32x4.add(ta2, va); tb2 = f32x4.add(tb2, vb);
-      qa2 = f32x4.add(qa2, v128.and(va, mk)); qb2 = f32x4.add(qb2, v128.and(vb, mk));
-      sm = i8x16.swizzle(s3, TOP0); mk = i8x16.swizzle(i3, ALL0);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta3 = f32x4.add(ta3, va); tb3 = f32x4.add(tb3, vb);
-      qa3 = f32x4.add(qa3, v128.and(va, mk)); qb3 = f32x4.add(qb3, v128.and(vb, mk));
-      xa = v128.load(xq, 16);
-      xb = v128.load(xq + xbOff, 16);
-      sm = i8x16.swizzle(s0, TOP1); mk = i8x16.swizzle(i0, ALL1);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta0 = f32x4.add(ta0, va); tb0 = f32x4.add(tb0, vb);
-      qa0 = f32x4.add(qa0, v128.and(va, mk)); qb0 = f32x4.add(qb0, v128.and(vb, mk));
-      sm = i8x16.swizzle(s1, TOP1); mk = i8x16.swizzle(i1, ALL1);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta1 = f32x4.add(ta1, va); tb1 = f32x4.add(tb1, vb);
-      qa1 = f32x4.add(qa1, v128.and(va, mk)); qb1 = f32x4.add(qb1, v128.and(vb, mk));
-      sm = i8x16.swizzle(s2, TOP1); mk = i8x16.swizzle(i2, ALL1);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta2 = f32x4.add(ta2, va); tb2 = f32x4.add(tb2, vb);
-      qa2 = f32x4.add(qa2, v128.and(va, mk)); qb2 = f32x4.add(qb2, v128.and(vb, mk));
-      sm = i8x16.swizzle(s3, TOP1); mk = i8x16.swizzle(i3, ALL1);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta3 = f32x4.add(ta3, va); tb3 = f32x4.add(tb3, vb);
-      qa3 = f32x4.add(qa3, v128.and(va, mk)); qb3 = f32x4.add(qb3, v128.and(vb, mk));
-      xa = v128.load(xq, 32);
-      xb = v128.load(xq + xbOff, 32);
-      sm = i8x16.swizzle(s0, TOP2); mk = i8x16.swizzle(i0, ALL2);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta0 = f32x4.add(ta0, va); tb0 = f32x4.add(tb0, vb);
-      qa0 = f32x4.add(qa0, v128.and(va, mk)); qb0 = f32x4.add(qb0, v128.and(vb, mk));
-      sm = i8x16.swizzle(s1, TOP2); mk = i8x16.swizzle(i1, ALL2);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta1 = f32x4.add(ta1, va); tb1 = f32x4.add(tb1, vb);
-      qa1 = f32x4.add(qa1, v128.and(va, mk)); qb1 = f32x4.add(qb1, v128.and(vb, mk));
-      sm = i8x16.swizzle(s2, TOP2); mk = i8x16.swizzle(i2, ALL2);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta2 = f32x4.add(ta2, va); tb2 = f32x4.add(tb2, vb);
-      qa2 = f32x4.add(qa2, v128.and(va, mk)); qb2 = f32x4.add(qb2, v128.and(vb, mk));
-      sm = i8x16.swizzle(s3, TOP2); mk = i8x16.swizzle(i3, ALL2);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta3 = f32x4.add(ta3, va); tb3 = f32x4.add(tb3, vb);
-      qa3 = f32x4.add(qa3, v128.and(va, mk)); qb3 = f32x4.add(qb3, v128.and(vb, mk));
-      xa = v128.load(xq, 48);
-      xb = v128.load(xq + xbOff, 48);
-      sm = i8x16.swizzle(s0, TOP3); mk = i8x16.swizzle(i0, ALL3);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta0 = f32x4.add(ta0, va); tb0 = f32x4.add(tb0, vb);
-      qa0 = f32x4.add(qa0, v128.and(va, mk)); qb0 = f32x4.add(qb0, v128.and(vb, mk));
-      sm = i8x16.swizzle(s1, TOP3); mk = i8x16.swizzle(i1, ALL3);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta1 = f32x4.add(ta1, va); tb1 = f32x4.add(tb1, vb);
-      qa1 = f32x4.add(qa1, v128.and(va, mk)); qb1 = f32x4.add(qb1, v128.and(vb, mk));
-      sm = i8x16.swizzle(s2, TOP3); mk = i8x16.swizzle(i2, ALL3);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta2 = f32x4.add(ta2, va); tb2 = f32x4.add(tb2, vb);
-      qa2 = f32x4.add(qa2, v128.and(va, mk)); qb2 = f32x4.add(qb2, v128.and(vb, mk));
-      sm = i8x16.swizzle(s3, TOP3); mk = i8x16.swizzle(i3, ALL3);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta3 = f32x4.add(ta3, va); tb3 = f32x4.add(tb3, vb);
-      qa3 = f32x4.add(qa3, v128.and(va, mk)); qb3 = f32x4.add(qb3, v128.and(vb, mk));
-      sq0 = i16x8.shl(sq0, 2);
-      sq1 = i16x8.shl(sq1, 2);
-      sq2 = i16x8.shl(sq2, 2);
-      sq3 = i16x8.shl(sq3, 2);
-      xq -= 64;
-    }
-    xp += 256;
-    cp += blockStride;
-  }
-  let yr: f32 = first ? 0 : load<f32>(yre);
-  let yi: f32 = first ? 0 : load<f32>(yim);
-  {
-    const qa = hsum(qa0), qb = hsum(qb0);
-    const pa = hsum(ta0) - qa, pb = hsum(tb0) - qb;
-    yr = combine(yr, yi, p0 + 0, S, scales, pa, pb, qa, qb, false);
-    yi = combine(yr, yi, p0 + 0, S, scales, pa, pb, qa, qb, true);
-  }
-  {
-    const qa = hsum(qa1), qb = hsum(qb1);
-    const pa = hsum(ta1) - qa, pb = hsum(tb1) - qb;
-    yr = combine(yr, yi, p0 + 1, S, scales, pa, pb, qa, qb, false);
-    yi = combine(yr, yi, p0 + 1, S, scales, pa, pb, qa, qb, true);
-  }
-  {
-    const qa = hsum(qa2), qb = hsum(qb2);
-    const pa = hsum(ta2) - qa, pb = hsum(tb2) - qb;
-    yr = combine(yr, yi, p0 + 2, S, scales, pa, pb, qa, qb, false);
-    yi = combine(yr, yi, p0 + 2, S, scales, pa, pb, qa, qb, true);
-  }
-  {
-    const qa = hsum(qa3), qb = hsum(qb3);
-    const pa = hsum(ta3) - qa, pb = hsum(tb3) - qb;
-    yr = combine(yr, yi, p0 + 3, S, scales, pa, pb, qa, qb, false);
-    yi = combine(yr, yi, p0 + 3, S, scales, pa, pb, qa, qb, true);
-  }
-  store<f32>(yre, yr);
-  store<f32>(yim, yi);
-}
-
-/**
- * Planes p0 .. p0 + 1 of one row over its full blocks: y_re at yre and y_im at yim are set
- * to their scaled sums (first pass) or incremented (later passes).
- */
-// @ts-ignore: decorator
-@inline
-function pass2(yre: usize, yim: usize, first: bool, x: usize, row: usize, p0: i32, scales: usize, m: i32, S: i32): void {
-  const blockStride = <usize>S << 5;
-  const full = m >> 6;
-  const xbOff = <usize>m << 2;
-  const c80 = i8x16.splat(-128);
-  const zero = i8x16.splat(0);
-  let ta0 = f32x4.splat(0), tb0 = f32x4.splat(0), qa0 = f32x4.splat(0), qb0 = f32x4.splat(0);
-  let ta1 = f32x4.splat(0), tb1 = f32x4.splat(0), qa1 = f32x4.splat(0), qb1 = f32x4.splat(0);
-  let cp = row + (<usize>p0 << 4);
-  let xp = x;
-  for (let blk = 0; blk < full; blk++) {
-    let sq0 = v128.load(cp);
-    let sq1 = v128.load(cp, 16);
-    // Groups q = 3, 2, 1, 0 (inputs 16q .. 16q + 15 of the block): shifting the 16-bit lanes
-    // left by 6 − 2q puts bit 2q + 1 (negate) of every byte at its bit 7 and bit 2q (imag) at
-    // bit 6; a total shift of at most 6 < 8 never moves a bit into another byte's top two bits.
-    // (x86 has no byte shifts: V8 spends 3-5 instructions on i8x16.shl/shr, one on i16x8.shl.)
-    let xq = xp + 192;
-    for (let q = 3; q >= 0; q--) {
-      const s0 = v128.and(sq0, c80);
-      const i0 = i8x16.lt_s(i8x16.add(sq0, sq0), zero);
-      const s1 = v128.and(sq1, c80);
-      const i1 = i8x16.lt_s(i8x16.add(sq1, sq1), zero);
-      let xa: v128, xb: v128, sm: v128, mk: v128, va: v128, vb: v128;
-      xa = v128.load(xq);
-      xb = v128.load(xq + xbOff);
-      sm = i8x16.swizzle(s0, TOP0); mk = i8x16.swizzle(i0, ALL0);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta0 = f32x4.add(ta0, va); tb0 = f32x4.add(tb0, vb);
-      qa0 = f32x4.add(qa0, v128.and(va, mk)); qb0 = f32x4.add(qb0, v128.and(vb, mk));
-      sm = i8x16.swizzle(s1, TOP0); mk = i8x16.swizzle(i1, ALL0);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta1 = f32x4.add(ta1, va); tb1 = f32x4.add(tb1, vb);
-      qa1 = f32x4.add(qa1, v128.and(va, mk)); qb1 = f32x4.add(qb1, v128.and(vb, mk));
-      xa = v128.load(xq, 16);
-      xb = v128.load(xq + xbOff, 16);
-      sm = i8x16.swizzle(s0, TOP1); mk = i8x16.swizzle(i0, ALL1);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta0 = f32x4.add(ta0, va); tb0 = f32x4.add(tb0, vb);
-      qa0 = f32x4.add(qa0, v128.and(va, mk)); qb0 = f32x4.add(qb0, v128.and(vb, mk));
-      sm = i8x16.swizzle(s1, TOP1); mk = i8x16.swizzle(i1, ALL1);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta1 = f32x4.add(ta1, va); tb1 = f32x4.add(tb1, vb);
-      qa1 = f32x4.add(qa1, v128.and(va, mk)); qb1 = f32x4.add(qb1, v128.and(vb, mk));
-      xa = v128.load(xq, 32);
-      xb = v128.load(xq + xbOff, 32);
-      sm = i8x16.swizzle(s0, TOP2); mk = i8x16.swizzle(i0, ALL2);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta0 = f32x4.add(ta0, va); tb0 = f32x4.add(tb0, vb);
-      qa0 = f32x4.add(qa0, v128.and(va, mk)); qb0 = f32x4.add(qb0, v128.and(vb, mk));
-      sm = i8x16.swizzle(s1, TOP2); mk = i8x16.swizzle(i1, ALL2);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta1 = f32x4.add(ta1, va); tb1 = f32x4.add(tb1, vb);
-      qa1 = f32x4.add(qa1, v128.and(va, mk)); qb1 = f32x4.add(qb1, v128.and(vb, mk));
-      xa = v128.load(xq, 48);
-      xb = v128.load(xq + xbOff, 48);
-      sm = i8x16.swizzle(s0, TOP3); mk = i8x16.swizzle(i0, ALL3);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta0 = f32x4.add(ta0, va); tb0 = f32x4.add(tb0, vb);
-      qa0 = f32x4.add(qa0, v128.and(va, mk)); qb0 = f32x4.add(qb0, v128.and(vb, mk));
-      sm = i8x16.swizzle(s1, TOP3); mk = i8x16.swizzle(i1, ALL3);
-      va = v128.xor(xa, sm); vb = v128.xor(xb, sm);
-      ta1 = f32x4.add(ta1, va); tb1 = f32x4.add(tb1, vb);
-      qa1 = f32x4.add(qa1, v128.and(va, mk)); qb1 = f32x4.add(qb1, v128.and(vb, mk));
-      sq0 = i16x8.shl(sq0, 2);
-      sq1 = i16x8.shl(sq1, 2);
-      xq -= 64;
-    }
-    xp += 256;
-    cp += blockStride;
-  }
-  let yr: f32 = first ? 0 : load<f32>(yre);
-  let yi: f32 = first ? 0 : load<f32>(yim);
-  {
-    const qa = hsum(qa0), qb = hsum(qb0);
-    const pa = hsum(ta0) - qa, pb = hsum(tb0) - qb;
-    yr = combine(yr, yi, p0 + 0, S, scales, pa, pb, qa, qb, false);
-    yi = combine(yr, yi, p0 + 0, S, scales, pa, pb, qa, qb, true);
-  }
-  {
-    const qa = hsum(qa1), qb = hsum(qb1);
-    const pa = hsum(ta1) - qa, pb = hsum(tb1) - qb;
-    yr = combine(yr, yi, p0 + 1, S, scales, pa, pb, qa, qb, false);
-    yi = combine(yr, yi, p0 + 1, S, scales, pa, pb, qa, qb, true);
-  }
-  store<f32>(yre, yr);
-  store<f32>(yim, yi);
-}
-
-/** One output row, fast path: y_re to yre, y_im to yim. */
-// @ts-ignore: decorator
-@inline
-function crow(yre: usize, yim: usize, x: usize, row: usize, scales: usize, m: i32, S: i32): void {
-  const planes = S << 1;
-  let p0 = 0;
-  for (; p0 + 4 <= planes; p0 += 4) pass4(yre, yim, p0 == 0, x, row, p0, scales, m, S);
-  if (p0 < planes) pass2(yre, yim, p0 == 0, x, row, p0, scales, m, S);
-  const j0 = m & ~63;
-  if (j0 < m) crow_scalar(yre, yim, false, x, row, scales, m, S, j0);
-}
-
-/**
- * Inputs j0 .. m − 1 of one row, all planes, scalar: inputs in order, each term into exactly one
- * of Pa, Pb, Qa, Qb. Sets y (first) or adds to it. cmatvec_ref is this with j0 = 0.
- */
-// @ts-ignore: decorator
-@inline
-function crow_scalar(yre: usize, yim: usize, first: bool, x: usize, row: usize, scales: usize, m: i32, S: i32, j0: i32): void {
-  const planes = S << 1;
-  const blockStride = <usize>planes << 4;
-  let yr: f32 = first ? 0 : load<f32>(yre);
-  let yi: f32 = first ? 0 : load<f32>(yim);
-  for (let p = 0; p < planes; p++) {
+function exactRow(y: usize, x: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, r: i32): void {
+  const tile = codes + <usize>(r >> 4) * (<usize>(((m + 1) >> 1) * S) << 4) + <usize>(r & 15);
+  let yr: f32 = 0, yi: f32 = 0;
+  for (let p = 0; p < 2 * S; p++) {
+    const s = p < S ? p : p - S;
+    const sh = p < S ? 0 : 2;
     let pa: f32 = 0, pb: f32 = 0, qa: f32 = 0, qb: f32 = 0;
-    for (let j = j0; j < m; j++) {
-      const byte = load<u8>(row + <usize>(j >> 6) * blockStride + (<usize>p << 4) + <usize>(j & 15));
-      const c = (<u32>byte >> (2 * ((j >> 4) & 3))) & 3;
+    for (let j = 0; j < m; j++) {
+      const byte = <i32>load<u8>(tile + (<usize>((j >> 1) * S + s) << 4));
+      const c = (byte >> (((j & 1) << 2) + sh)) & 3;
       const a = load<f32>(x + (<usize>j << 2));
       const b = load<f32>(x + (<usize>(m + j) << 2));
       if (c == 0) { pa += a; pb += b; }
@@ -351,65 +386,57 @@ function crow_scalar(yre: usize, yim: usize, first: bool, x: usize, row: usize, 
     yr = combine(yr, yi, p, S, scales, pa, pb, qa, qb, false);
     yi = combine(yr, yi, p, S, scales, pa, pb, qa, qb, true);
   }
-  store<f32>(yre, yr);
-  store<f32>(yim, yi);
-}
-
-/** cmatmul's row tile: 8 rows of m = 5504 at S = 4 are 88 KiB of codes, within L2. */
-const CMATMUL_ROWS = 8;
-
-/** Bytes of one row of codes in layout 1. */
-// @ts-ignore: decorator
-@inline
-function rowBytes(m: i32, S: i32): usize {
-  return <usize>((m + 63) >> 6) * (<usize>S << 5);
-}
-
-export function cmatvec(y: usize, x: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, r0: i32, r1: i32): void {
-  // codes (n, row_bytes) layout 1, scales f32 (S, 4) = U s_re, U s_im, W s_re, W s_im per stage,
-  // x f32 (2m,) = z (m complex as two halves) -> y f32 (2n,) = y_c (n complex as two halves), rows [r0, r1) written
-  const rb = rowBytes(m, S);
-  for (let r = r0; r < r1; r++) {
-    crow(y + (<usize>r << 2), y + (<usize>(n + r) << 2), x, codes + <usize>r * rb, scales, m, S);
-  }
+  store<f32>(y + (<usize>r << 2), yr);
+  store<f32>(y + (<usize>(n + r) << 2), yi);
 }
 
 export function cmatvec_ref(y: usize, x: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, r0: i32, r1: i32): void {
-  // codes (n, row_bytes) layout 1, scales f32 (S, 4) = U s_re, U s_im, W s_re, W s_im per stage,
+  // codes layout 2, scales f32 (S, 4) = U s_re, U s_im, W s_re, W s_im per stage,
   // x f32 (2m,) = z (m complex as two halves) -> y f32 (2n,) = y_c (n complex as two halves), rows [r0, r1) written
-  const rb = rowBytes(m, S);
-  for (let r = r0; r < r1; r++) {
-    crow_scalar(y + (<usize>r << 2), y + (<usize>(n + r) << 2), true, x, codes + <usize>r * rb, scales, m, S, 0);
-  }
-}
-
-export function cmatmul(Y: usize, X: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32): void {
-  // codes (n, row_bytes) layout 1, scales f32 (S, 4), X f32 (T, 2m) -> Y f32 (T, 2n), rows [r0, r1) of every y_t written
-  // Tiles of CMATMUL_ROWS rows: a tile's codes come from memory once and stay in L1/L2 while
-  // every x_t passes over them. Each pass is a plain cmatvec call: the SIMD work per vector is
-  // the same as cmatvec's (this kernel saves memory traffic, not arithmetic), and calling it keeps
-  // V8's code for it identical; inlining the row loop under a t loop measured 10% slower and
-  // bimodal (5.8 or 8.7 ms per vector at 4096x4096, S = 2, vs 5.2 ms).
-  const xs = <usize>m << 3;
-  const ys = <usize>n << 3;
-  for (let ra = r0; ra < r1; ra += CMATMUL_ROWS) {
-    const rz = min(ra + CMATMUL_ROWS, r1);
-    for (let t = 0; t < T; t++) {
-      cmatvec(Y + <usize>t * ys, X + <usize>t * xs, codes, scales, n, m, S, ra, rz);
-    }
-  }
+  for (let r = r0; r < r1; r++) exactRow(y, x, codes, scales, n, m, S, r);
 }
 
 export function cmatmul_ref(Y: usize, X: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32): void {
-  // codes (n, row_bytes) layout 1, scales f32 (S, 4), X f32 (T, 2m) -> Y f32 (T, 2n), rows [r0, r1) of every y_t written
-  const rb = rowBytes(m, S);
+  // codes layout 2, scales f32 (S, 4), X f32 (T, 2m) -> Y f32 (T, 2n), rows [r0, r1) of every y_t written
   const xs = <usize>m << 3;
   const ys = <usize>n << 3;
-  for (let r = r0; r < r1; r++) {
-    const row = codes + <usize>r * rb;
-    for (let t = 0; t < T; t++) {
-      const yt = Y + <usize>t * ys;
-      crow_scalar(yt + (<usize>r << 2), yt + (<usize>(n + r) << 2), true, X + <usize>t * xs, row, scales, m, S, 0);
-    }
+  for (let t = 0; t < T; t++) cmatvec_ref(Y + <usize>t * ys, X + <usize>t * xs, codes, scales, n, m, S, r0, r1);
+}
+
+// ---- kernel selection for the engine (assembly/forward.ts) ----
+
+/** 1: tables + cmatvec (default); 0: cmatvec_ref. Set-once configuration of this instance. */
+let KERNEL: i32 = 1;
+
+export function set_kernel(k: i32): void {
+  // k 1: the table kernel (default), 0: the exact scalar reference (tests compare the two)
+  KERNEL = k;
+}
+
+/**
+ * The engine's per-linear preparation, on the thread that runs forward before rows are split:
+ * tables for x_0 .. x_{T−1} (rows of X, 2m floats each) at tables + t·cmatvec_tables_bytes(m, S, 3),
+ * or, with set_kernel(0), a header of 0 levels that sends linear_codes_rows to the reference.
+ */
+export function linear_codes_prepare(tables: usize, X: usize, scales: usize, m: i32, S: i32, T: i32): void {
+  if (KERNEL == 0) {
+    store<u32>(tables, 0);
+    return;
+  }
+  const stride = <usize>cmatvec_tables_bytes(m, S, 3);
+  for (let t = 0; t < T; t++) cmatvec_prepare(tables + <usize>t * stride, X + (<usize>(t * m) << 3), scales, m, S, 3);
+}
+
+/** Rows [r0, r1) of Y (T, 2n) = the layer applied to X (T, 2m), on any thread, after linear_codes_prepare. */
+// @ts-ignore: decorator
+@inline
+export function linear_codes_rows(Y: usize, X: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32): void {
+  if (load<u32>(tables) == 0) {
+    if (T == 1) cmatvec_ref(Y, X, codes, scales, n, m, S, r0, r1);
+    else cmatmul_ref(Y, X, codes, scales, n, m, S, T, r0, r1);
+  } else if (T == 1) {
+    cmatvec(Y, tables, codes, scales, n, m, S, r0, r1);
+  } else {
+    cmatmul(Y, tables, codes, scales, n, m, S, T, r0, r1);
   }
 }

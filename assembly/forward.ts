@@ -8,7 +8,7 @@
 // a row's (a head's) value is computed by the same code whichever thread runs it, so the results do
 // not depend on the number of threads.
 
-import { cmatvec, cmatmul } from './cmatvec';
+import { linear_codes_prepare, linear_codes_rows } from './cmatvec';
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { rmsnorm } from './norm';
 import { rope } from './rope';
@@ -55,7 +55,8 @@ const L_ATTN_NORM: i32 = 0;
 const L_FFN_NORM: i32 = 1;
 const L_LINEAR0: i32 = 2;
 
-// Linear record: kind, a, b, unused. kind 0: f32 weight at a; 1: f16 weight at a; 2: codes at a, scales at b.
+// Linear record: kind, a, b, c. kind 0: f32 weight at a; 1: f16 weight at a; 2: codes at a, scales at b and
+// scratch for the kernel's activation tables at c (MAX_BATCH × cmatvec_tables_bytes(m, S, 3), shared by all records).
 const LIN_F32: u32 = 0;
 const LIN_F16: u32 = 1;
 const LIN_CODES: u32 = 2;
@@ -76,10 +77,12 @@ const JOB_ATTENTION: i32 = 3;
 
 /**
  * Work done once per linear call before its rows are split between threads, on the thread that
- * runs forward (per-input-vector tables of a kernel, say, in scratch the layout provides). None yet.
+ * runs forward: the quantized kernel's activation tables (cmatvec.ts), in the record's scratch.
  */
 // @ts-ignore: decorator
-@inline function linear_prepare(x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {}
+@inline function linear_prepare(x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {
+  if (load<u32>(rec) == LIN_CODES) linear_codes_prepare(<usize>load<u32>(rec, 12), x, <usize>load<u32>(rec, 8), inp >> 1, S, T);
+}
 
 /**
  * Rows [r0, r1) of the linear at `rec`: complex rows (y_re[r], y_im[r]) for codes, real rows for
@@ -92,8 +95,7 @@ const JOB_ATTENTION: i32 = 3;
   const a = <usize>load<u32>(rec, 4);
   if (kind == LIN_CODES) {
     const b = <usize>load<u32>(rec, 8);
-    if (T == 1) cmatvec(y, x, a, b, out >> 1, inp >> 1, S, r0, r1);
-    else cmatmul(y, x, a, b, out >> 1, inp >> 1, S, T, r0, r1);
+    linear_codes_rows(y, x, <usize>load<u32>(rec, 12), a, b, out >> 1, inp >> 1, S, T, r0, r1);
   } else if (kind == LIN_F16) {
     if (T == 1) matvec_f16(y, x, a, out, inp, r0, r1);
     else matmul_f16(y, x, a, out, inp, T, r0, r1);
@@ -109,7 +111,7 @@ function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32,
   const codes = load<u32>(rec) == LIN_CODES;
   const rows = codes ? out >> 1 : out;
   // Work units: additions per row (per complex row: m inputs × 2S planes = inp · S).
-  const cr = chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, codes ? 8 : 16);
+  const cr = chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, 16); // codes: whole 16-row tiles (cmatvec.ts)
   if (cr >= rows) {
     linear_rows(y, x, rec, out, inp, S, T, 0, rows);
     return;

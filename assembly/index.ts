@@ -2,7 +2,9 @@
 // Nothing here allocates; the host owns memory above heap_base(). Each fast kernel has a
 // scalar twin <name>_ref with the same signature (tests and bench/kernels.ts compare them).
 
-export { cmatvec, cmatvec_ref, cmatmul, cmatmul_ref } from "./cmatvec";
+export {
+  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_tables_bytes, cmatmul, cmatmul_ref, set_kernel,
+} from "./cmatvec";
 export {
   matvec_f32, matvec_f32_ref, matvec_f16, matvec_f16_ref,
   matmul_f32, matmul_f32_ref, matmul_f16, matmul_f16_ref,

@@ -28,7 +28,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rm
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codesRowBytes, encodeModelHeader, linearShape, type LinearKind, type ModelConfig, type ModelHeader } from '../src/format.ts';
+import { codeAt, encodeModelHeader, linearShape, type LinearKind, type ModelConfig, type ModelHeader } from '../src/format.ts';
 import { TensorType } from '../src/gguf.ts';
 import { WASM_MAX_BYTES } from '../src/layout.ts';
 import { readModelHeaderFromFile } from '../src/node/read-header.ts';
@@ -144,11 +144,11 @@ function readTensor(fd: number, h: ModelHeader, name: string): Uint8Array {
 const asF32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 
 /**
- * y (out) = A x for a quantized layer (docs/format.md, code layout 1): y = U z + W conj(z) with
+ * y (out) = A x for a quantized layer (docs/format.md, code layout 2): y = U z + W conj(z) with
  * z = x[0:m] + i·x[m:2m], y = y[0:n] + i·y[n:2n]; code k of a stage is i^k times its scale.
  */
 function cmatvecRef(codes: Uint8Array, scales: Float32Array, S: number, x: Float64Array, out: number): Float64Array {
-  const m = x.length / 2, n = out / 2, rb = codesRowBytes(m, S);
+  const m = x.length / 2, n = out / 2;
   const y = new Float64Array(out);
   // Per plane p the complex factor (cr + i·ci) of each code: i^k · (s_re or s_im).
   const cr = new Float64Array(8 * S), ci = new Float64Array(8 * S);
@@ -162,7 +162,7 @@ function cmatvecRef(codes: Uint8Array, scales: Float32Array, S: number, x: Float
     for (let p = 0; p < 2 * S; p++) {
       const conj = p >= S ? -1 : 1;
       for (let j = 0; j < m; j++) {
-        const c = (codes[r * rb + (j >> 6) * 2 * S * 16 + p * 16 + (j & 15)] >> (2 * ((j >> 4) & 3))) & 3;
+        const c = codeAt(codes, m, S, p, r, j);
         const a = x[j], b = conj * x[m + j], fr = cr[4 * p + c], fi = ci[4 * p + c];
         re += fr * a - fi * b;
         im += fi * a + fr * b;

@@ -9,7 +9,7 @@ import {
 import type { TokenizerVocab } from './tokenizer.js';
 
 export const FORMAT_VERSION = 1;
-export const CODE_LAYOUT = 1;
+export const CODE_LAYOUT = 2;
 export const ALIGNMENT = 64;
 export const ARCH = 'fairy2i';
 export const MAX_STAGES = 4;
@@ -54,45 +54,52 @@ export function linearShape(c: ModelConfig, kind: LinearKind | 'output'): [numbe
   }
 }
 
-// ---- code layout 1 ----
+// ---- code layout 2 (docs/format.md "Code layout 2") ----
 
-/** Bytes of one row of packed codes for m complex inputs and S stages (U and W). */
+/** Rows per tile: the 16 lanes of one i8x16.swizzle in the kernel (assembly/cmatvec.ts). */
+export const CODE_TILE_ROWS = 16;
+
+/**
+ * Bytes of packed codes per row for m complex inputs and S stages: one byte per input pair and
+ * stage (U and W codes of two inputs). Rows are stored in tiles of 16, interleaved (see codeAt).
+ */
 export function codesRowBytes(m: number, stages: number): number {
-  return Math.ceil(m / 64) * 2 * stages * 16;
+  return Math.ceil(m / 2) * stages;
+}
+
+/** Dims of a codes tensor: [bytes per tile of 16 rows, tiles]. Rows past n in the last tile are zero. */
+export function codesDims(n: number, m: number, stages: number): [number, number] {
+  return [CODE_TILE_ROWS * codesRowBytes(m, stages), Math.ceil(n / CODE_TILE_ROWS)];
 }
 
 /**
- * Packs per-stage row-major n×m codes of U and W into layout 1: per row, 64-input blocks of 2S
- * planes (U stages, then W stages) of 16 bytes; byte k of a plane holds inputs k + 16q at bits 2q.
- * Full blocks build each byte from its four codes in one store (4× faster than or-ing code by
- * code, which the partial last block still does); codes must be 0..3.
+ * Packs per-stage row-major n×m codes of U and W (values 0..3) into layout 2: tiles of 16 rows;
+ * in a tile, for each input pair p and stage s, 16 bytes (one per row) whose low nibble is
+ * u | w << 2 for input 2p and high nibble the same for input 2p + 1. Padding (rows past n, input m
+ * when m is odd) is zero. Each byte is built from its four codes in one store.
  */
 export function packCodes(codesU: Uint8Array[], codesW: Uint8Array[], n: number, m: number): Uint8Array {
   const S = codesU.length;
-  const rowBytes = codesRowBytes(m, S);
-  const out = new Uint8Array(n * rowBytes);
-  const planes = [...codesU, ...codesW];
-  const full = m >> 6;
+  const [tileBytes, tiles] = codesDims(n, m, S);
+  const out = new Uint8Array(tiles * tileBytes);
+  const pairs = m >> 1;
   for (let r = 0; r < n; r++) {
-    for (let p = 0; p < planes.length; p++) {
-      const src = planes[p];
-      for (let b = 0; b < full; b++) {
-        const at = r * rowBytes + b * 2 * S * 16 + p * 16, j = r * m + 64 * b;
-        for (let k = 0; k < 16; k++) out[at + k] = src[j + k] | (src[j + k + 16] << 2) | (src[j + k + 32] << 4) | (src[j + k + 48] << 6);
-      }
-      for (let j = 64 * full; j < m; j++) {
-        const at = r * rowBytes + (j >> 6) * 2 * S * 16 + p * 16 + (j & 15);
-        out[at] |= src[r * m + j] << (2 * ((j >> 4) & 3));
-      }
+    const base = (r >> 4) * tileBytes + (r & 15);
+    for (let s = 0; s < S; s++) {
+      const U = codesU[s], W = codesW[s];
+      let at = base + s * 16, j = r * m;
+      for (let p = 0; p < pairs; p++, at += S * 16, j += 2) out[at] = U[j] | (W[j] << 2) | (U[j + 1] << 4) | (W[j + 1] << 6);
+      if (m & 1) out[at] = U[j] | (W[j] << 2);
     }
   }
   return out;
 }
 
-/** The code of plane p (U stage s → s−1, W stage s → S+s−1), row r, input j. */
+/** The code of plane p (U stage s → s−1, W stage s → S+s−1), row r, input j: the formula of docs/format.md. */
 export function codeAt(packed: Uint8Array, m: number, stages: number, p: number, r: number, j: number): number {
-  const at = r * codesRowBytes(m, stages) + (j >> 6) * 2 * stages * 16 + p * 16 + (j & 15);
-  return (packed[at] >> (2 * ((j >> 4) & 3))) & 3;
+  const s = p < stages ? p : p - stages;
+  const at = (r >> 4) * CODE_TILE_ROWS * codesRowBytes(m, stages) + ((j >> 1) * stages + s) * 16 + (r & 15);
+  return (packed[at] >> (4 * (j & 1) + (p < stages ? 0 : 2))) & 3;
 }
 
 // ---- the tensor plan: names, types and shapes a file of this config holds ----
@@ -117,8 +124,8 @@ export function planTensors(c: ModelConfig): PlannedTensor[] {
   const linear = (prefix: string, layer: number | null, kind: LinearKind | 'output', quantized: boolean) => {
     const [out, inp] = linearShape(c, kind);
     if (quantized) {
-      const rb = codesRowBytes(inp / 2, c.stages);
-      plan.push({ name: `${prefix}.codes`, type: TensorType.I8, dims: [rb, out / 2], size: rb * (out / 2), role: { kind: 'codes', layer, linear: kind } });
+      const dims = codesDims(out / 2, inp / 2, c.stages);
+      plan.push({ name: `${prefix}.codes`, type: TensorType.I8, dims, size: dims[0] * dims[1], role: { kind: 'codes', layer, linear: kind } });
       plan.push({ name: `${prefix}.scales`, type: TensorType.F32, dims: [4, c.stages], size: 16 * c.stages, role: { kind: 'scales', layer, linear: kind } });
     } else {
       plan.push({ name: `${prefix}.weight`, type: ft, dims: [inp, out], size: inp * out * fsz, role: { kind: 'float', layer, linear: kind } });

@@ -10,7 +10,7 @@
 // wasm32 addresses at most 4 GiB, so the plan is checked against that before anything is allocated.
 
 import { Fairy2iError } from './errors.js';
-import { LINEARS, type ModelConfig, type ModelHeader } from './format.js';
+import { LINEARS, linearShape, type ModelConfig, type ModelHeader } from './format.js';
 import { TensorType } from './gguf.js';
 
 export const WASM_MAX_BYTES = 65536 * 65536; // 4 GiB
@@ -43,7 +43,7 @@ export interface MemoryPlan {
   kvBytes: number;
   kvType: KvType;
   contextLength: number;
-  scratch: Record<'x' | 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'hb' | 'hb2' | 'logits' | 'tokens' | 'ctrl', number>;
+  scratch: Record<'x' | 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'hb' | 'hb2' | 'logits' | 'tokens' | 'ctrl' | 'tables', number>;
   /** Rows of the activation and logits buffers: the largest batch forward_batch takes. */
   maxBatch: number;
   scratchBytes: number;
@@ -56,6 +56,23 @@ function kvBytesFor(c: ModelConfig, ctx: number, kv: KvType): number {
   return 2 * c.nLayers * ctx * c.nKvHeads * c.headDim * (kv === 'f16' ? 2 : 4);
 }
 
+/**
+ * Bytes of the activation tables the quantized linears' kernel builds per input vector
+ * (assembly/cmatvec.ts cmatvec_tables_bytes at 3 levels; keep in sync): a 64-byte header, one f32
+ * per block of 64 inputs (padded to 64 bytes), then 192 bytes per input pair and stage.
+ */
+export function kernelTablesBytes(m: number, stages: number): number {
+  const pairs = Math.ceil(m / 2);
+  return 64 + up(4 * Math.ceil(pairs / 32)) + pairs * stages * 192;
+}
+
+/** The largest kernelTablesBytes over the model's quantized linears (0 when none is quantized). */
+function tablesBytes(c: ModelConfig): number {
+  if (c.stages === 0) return 0;
+  const kinds = [...LINEARS, ...(c.lmHeadQuantized && !c.tieLmHead ? ['output' as const] : [])];
+  return Math.max(...kinds.map((k) => kernelTablesBytes(linearShape(c, k)[1] / 2, c.stages)));
+}
+
 function scratchLayout(c: ModelConfig, ctx: number) {
   const B = MAX_BATCH;
   const qDim = c.nHeads * c.headDim, kvDim = c.nKvHeads * c.headDim;
@@ -63,6 +80,8 @@ function scratchLayout(c: ModelConfig, ctx: number) {
   const sizes = {
     x: B * c.dim, xb: B * c.dim, xb2: B * Math.max(c.dim, qDim), q: B * qDim, k: B * kvDim, v: B * kvDim,
     att: c.nHeads * ctx, hb: B * c.ffnDim, hb2: B * c.ffnDim, logits: B * c.vocabSize, tokens: B, ctrl: CTRL_BYTES / 4,
+    // the quantized kernel's tables for B input vectors (7B at S = 2: 64 × 1.06 MB)
+    tables: B * tablesBytes(c) / 4,
   };
   let at = 0;
   const off = {} as MemoryPlan['scratch'];
@@ -121,6 +140,7 @@ export function writeDescriptor(mem: ArrayBuffer, plan: MemoryPlan, h: ModelHead
       u[slot] = 2;
       u[slot + 1] = addr(`${prefix}.codes`);
       u[slot + 2] = addr(`${prefix}.scales`);
+      u[slot + 3] = plan.scratch.tables;
     } else {
       const name = h.tensors.has(`${prefix}.weight`) ? `${prefix}.weight` : 'token_embd.weight'; // tied lm_head
       u[slot] = h.tensors.get(name)!.type === TensorType.F16 ? 1 : 0;

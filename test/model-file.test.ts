@@ -52,13 +52,13 @@ s('header round trip: decode(encode(x)) keeps every key, value and tensor record
   assert.equal(tensors.map((t) => t.offset), [0, 64]);
 });
 
-s('code layout 1: pack then read back every code, for awkward m and 1..4 stages', () => {
-  for (const [n, m] of [[1, 1], [3, 5], [2, 64], [2, 65], [4, 101], [1, 200]]) {
+s('code layout 2: pack then read back every code, for awkward n, m and 1..4 stages', () => {
+  for (const [n, m] of [[1, 1], [3, 5], [2, 64], [2, 65], [4, 101], [1, 200], [17, 3], [33, 8]]) {
     for (let S = 1; S <= 4; S++) {
       const rnd = (k: number) => Uint8Array.from({ length: n * m }, (_, i) => (i * 7 + k * 13 + ((i * i) >> 3)) & 3);
       const U = Array.from({ length: S }, (_, k) => rnd(k)), W = Array.from({ length: S }, (_, k) => rnd(k + 5));
       const packed = packCodes(U, W, n, m);
-      assert.is(packed.length, n * Math.ceil(m / 64) * 32 * S);
+      assert.is(packed.length, Math.ceil(n / 16) * 16 * Math.ceil(m / 2) * S);
       for (let p = 0; p < 2 * S; p++) for (let r = 0; r < n; r++) for (let j = 0; j < m; j++) {
         assert.is(codeAt(packed, m, S, p, r, j), (p < S ? U[p] : W[p - S])[r * m + j]);
       }
@@ -113,7 +113,7 @@ s('truncated tensor data', () => expectBad('trunc.gguf', goodBytes.subarray(0, g
 
 s('truncated inside the header', () => expectBad('trunc-hdr.gguf', goodBytes.subarray(0, 200), [/ends at byte 200 inside the header/]));
 
-s('metadata inconsistent with tensor shapes', () => expectBad('shape.gguf', withMetadata((md) => md.set('fairy2i.feed_forward_length', meta.u32(64))), [/blk\.0\.ffn_gate\.codes/, /metadata implies/]));
+s('metadata inconsistent with tensor shapes', () => expectBad('shape.gguf', withMetadata((md) => md.set('fairy2i.feed_forward_length', meta.u32(96))), [/blk\.0\.ffn_gate\.codes/, /metadata implies/]));
 
 s('unknown stage count', () => expectBad('stages.gguf', withMetadata((md) => md.set('fairy2i.quant.stages', meta.u32(7))), [/fairy2i\.quant\.stages/, /is 7, expected 0 to 4/]));
 

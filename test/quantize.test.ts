@@ -113,11 +113,12 @@ fast('packCodes agrees with codeAt on every plane, row and input (m across block
           if (codeAt(packed, m, S, p, r, j) !== src[r * m + j]) assert.unreachable(`m=${m} S=${S} plane ${p} row ${r} input ${j}`);
         }
       }
-      // padding codes (inputs j >= m of the last block) are zero
-      const rowBytes = packed.length / n;
-      for (let r = 0; r < n; r++) for (let p = 0; p < 2 * S; p++) for (let j = m; j < Math.ceil(m / 64) * 64; j++) {
-        const at = r * rowBytes + (j >> 6) * 2 * S * 16 + p * 16 + (j & 15);
-        assert.is((packed[at] >> (2 * ((j >> 4) & 3))) & 3, 0, `padding m=${m} S=${S}`);
+      // padding is zero: rows n .. 15 of the last tile, and input m (the high nibble of the last pair) when m is odd
+      const pairBytes = Math.ceil(m / 2) * S; // bytes per row; a tile is 16 rows of them, interleaved
+      for (let at = 0; at < packed.length; at++) {
+        const r = Math.floor(at / (16 * pairBytes)) * 16 + (at & 15), pair = Math.floor((at % (16 * pairBytes)) / (16 * S));
+        const mask = r >= n ? 0xff : m & 1 && pair === pairBytes / S - 1 ? 0xf0 : 0;
+        assert.is(packed[at] & mask, 0, `padding m=${m} S=${S} byte ${at}`);
       }
     }
   }
