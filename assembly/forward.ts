@@ -8,7 +8,7 @@
 // a row's (a head's) value is computed by the same code whichever thread runs it, so the results do
 // not depend on the number of threads.
 
-import { linear_codes_prepare, linear_codes_rows } from './cmatvec';
+import { cmatvec_tables_bytes, linear_codes_prepare, linear_codes_rows } from './cmatvec';
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { rmsnorm } from './norm';
 import { rope } from './rope';
@@ -64,6 +64,10 @@ const LIN_CODES: u32 = 2;
 // Thread pool jobs (threads.ts JOB_QUIT is 1).
 const JOB_LINEAR: i32 = 2;
 const JOB_ATTENTION: i32 = 3;
+const JOB_PREPARE: i32 = 4;
+
+/** Table levels linear_codes_prepare builds (cmatvec.ts): the stride of one input vector's tables. */
+const TABLE_LEVELS: i32 = 3;
 
 // @ts-ignore: decorator
 @inline function slot(d: usize, i: i32): u32 {
@@ -76,12 +80,36 @@ const JOB_ATTENTION: i32 = 3;
 // split; linear_rows is the one place the kernels are called, for a range of rows, on any thread.
 
 /**
- * Work done once per linear call before its rows are split between threads, on the thread that
- * runs forward: the quantized kernel's activation tables (cmatvec.ts), in the record's scratch.
+ * Work done once per linear call before its rows are split between threads: the quantized kernel's
+ * activation tables (cmatvec.ts), in the record's scratch, one set per input vector. The calling
+ * thread builds vector 0's; the others of a batch are split between threads (whole vectors) unless
+ * vector 0's header says the tables are off (set_kernel(0), the reference, is a setting of the
+ * calling thread's instance only; linear_codes_rows reads the same header).
  */
+function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {
+  if (load<u32>(rec) != LIN_CODES) return;
+  const m = inp >> 1;
+  const tables = <usize>load<u32>(rec, 12);
+  linear_codes_prepare(tables, x, <usize>load<u32>(rec, 8), m, S, 1);
+  if (T == 1 || load<u32>(tables) == 0) return;
+  // Work units per vector: 16 table entries (Re, Im) per input pair and stage.
+  const cv = chunk_rows(ctrl, T - 1, 16 * m * S, 1);
+  if (cv >= T - 1) {
+    prepare_vectors(x, rec, m, S, 1, T);
+    return;
+  }
+  set_job_arg(ctrl, 0, <u32>x);
+  set_job_arg(ctrl, 1, <u32>rec);
+  set_job_arg(ctrl, 2, <u32>m);
+  set_job_arg(ctrl, 3, <u32>S);
+  parallel(ctrl, JOB_PREPARE, T - 1, cv);
+}
+
+/** Vectors [t0, t1) of linear_prepare's tables (one thread's share). */
 // @ts-ignore: decorator
-@inline function linear_prepare(x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {
-  if (load<u32>(rec) == LIN_CODES) linear_codes_prepare(<usize>load<u32>(rec, 12), x, <usize>load<u32>(rec, 8), inp >> 1, S, T);
+@inline function prepare_vectors(x: usize, rec: usize, m: i32, S: i32, t0: i32, t1: i32): void {
+  const stride = <usize>cmatvec_tables_bytes(m, S, TABLE_LEVELS);
+  linear_codes_prepare(<usize>load<u32>(rec, 12) + <usize>t0 * stride, x + (<usize>(t0 * m) << 3), <usize>load<u32>(rec, 8), m, S, t1 - t0);
 }
 
 /**
@@ -107,7 +135,7 @@ const JOB_ATTENTION: i32 = 3;
 
 /** y (T, out) = linear(x (T, inp)) for the record at `rec`; out/in are real sizes. */
 function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {
-  linear_prepare(x, rec, out, inp, S, T);
+  linear_prepare(ctrl, x, rec, out, inp, S, T);
   const codes = load<u32>(rec) == LIN_CODES;
   const rows = codes ? out >> 1 : out;
   // Work units: additions per row (per complex row: m inputs × 2S planes = inp · S).
@@ -173,6 +201,9 @@ export function run_chunk(ctrl: usize, kind: i32, i: i32): void {
   if (kind == JOB_LINEAR) {
     linear_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3),
       <i32>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), r0, r1);
+  } else if (kind == JOB_PREPARE) {
+    // Chunk rows are vectors 1 .. T − 1 (vector 0 is built before the job).
+    prepare_vectors(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <i32>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3), r0 + 1, r1 + 1);
   } else if (kind == JOB_ATTENTION) {
     attention_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <usize>job_arg(ctrl, 3),
       <usize>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), <i32>job_arg(ctrl, 7), <i32>job_arg(ctrl, 8),

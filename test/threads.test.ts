@@ -96,6 +96,19 @@ bits('stories260K V2 with an f16 KV cache', async () => {
   assert.ok(sameBits(two.batched, one.batched));
   assert.ok(sameBits(two.decode, one.decode));
 });
+bits('the reference kernel (set_kernel(0), a setting of the calling thread\'s instance only) on 3 threads', async () => {
+  const f = await MODELS['stories260K V2']();
+  const run = async (threads: number) => {
+    const model = await loadModel(f, { threads });
+    try {
+      (model as unknown as { ex: { set_kernel(k: number): void } }).ex.set_kernel(0);
+      return model.evaluate(ids(512, 100));
+    } finally {
+      model.dispose();
+    }
+  };
+  assert.ok(sameBits(await run(3), await run(1)));
+});
 bits.run();
 
 const batch = sharedSuite('prefill: batched forward passes match token-by-token decode');
