@@ -47,8 +47,13 @@
 
 /** Rows per tile. */
 const TILE: i32 = 16;
+/** Tiles a kernel call runs through together, block by block (tilesFast). */
+const GROUP_TILES: i32 = 4;
 /** Input pairs per quantization block (64 inputs). */
 const BLOCK_PAIRS: i32 = 32;
+/** 1.5·2^23 and its bits: see quant1. */
+const MAGIC: f32 = 12582912.0;
+const MAGIC_BITS: i32 = 0x4b400000;
 /** Bytes of the tables header: u32 levels, u32 m, u32 S, u32 blocks. */
 const TAB_HEADER: usize = 64;
 
@@ -109,10 +114,109 @@ function storeDigits(p: usize, v: i32, L: i32): void {
   }
 }
 
-export function cmatvec_prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32): void {
-  // x f32 (2m,) = z (m complex as two halves), scales f32 (S, 4) -> tables (cmatvec_tables_bytes(m, S, levels) bytes):
-  // header u32 [levels, m, S, blocks]; f32 d_b per block of 64 inputs; per input pair p and stage s
-  // a record of 64·levels bytes: Re digits (per level: input 2p [16], input 2p + 1 [16]), then Im digits.
+/** Digit `k` steps above the least significant of the balanced base-128 digits of v (4 lanes); top: the rest. */
+// @ts-ignore: decorator
+@inline
+function digit4(v: v128, k: i32, top: bool): v128 {
+  // floor((v + 64·(1 + 128 + … + 128^(k−1))) / 128^k) is v with its k lower digits removed.
+  const bias = k == 0 ? 0 : k == 1 ? 64 : 8256;
+  const rest = k == 0 ? v : i32x4.shr_s(i32x4.add(v, i32x4.splat(bias)), 7 * k);
+  if (top) return rest;
+  return i32x4.sub(v128.and(i32x4.add(rest, i32x4.splat(64)), i32x4.splat(127)), i32x4.splat(64));
+}
+
+/** Bytes of digit level l (0 = most significant) of 4 entries × 4 inputs: [e0 k0..k3, e1 k0..k3, …]. */
+// @ts-ignore: decorator
+@inline
+function digits16(e0: v128, e1: v128, e2: v128, e3: v128, l: i32, L: i32): v128 {
+  const k = L - 1 - l;
+  return i8x16.narrow_i16x8_s(
+    i16x8.narrow_i32x4_s(digit4(e0, k, l == 0), digit4(e1, k, l == 0)),
+    i16x8.narrow_i32x4_s(digit4(e2, k, l == 0), digit4(e3, k, l == 0)));
+}
+
+/**
+ * Transposes V_w (byte 4u + k: entry u + 4w of input k) into input k's 16 entries and stores
+ * them at dst + (k >> 1)·pairStride + (k & 1)·16 (inputs k = 0..3 are pairs p, p + 1).
+ */
+// @ts-ignore: decorator
+@inline
+function store4x16(dst: usize, pairStride: usize, v0: v128, v1: v128, v2: v128, v3: v128): void {
+  const wa = i8x16.shuffle(v0, v1, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+  const wb = i8x16.shuffle(v0, v1, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+  const wc = i8x16.shuffle(v2, v3, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+  const wd = i8x16.shuffle(v2, v3, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+  v128.store(dst, i8x16.shuffle(wa, wc, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+  v128.store(dst, i8x16.shuffle(wa, wc, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31), 16);
+  v128.store(dst + pairStride, i8x16.shuffle(wb, wd, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+  v128.store(dst + pairStride, i8x16.shuffle(wb, wd, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31), 16);
+}
+
+/**
+ * round(t·inv) to the nearest integer (ties to even) for |t·inv| < 2^22: adding 1.5·2^23 rounds
+ * the sum to an integer in the mantissa's low bits. |t| <= mx and inv = Q/mx keep |t·inv| <=
+ * Q·(1 + u) + ulp/2 < Q + 0.5, so no clamp is needed (NaN inputs give garbage, never a trap).
+ */
+// @ts-ignore: decorator
+@inline
+function quant1(t: f32, inv: f32): i32 {
+  return reinterpret<i32>(t * inv + MAGIC) - MAGIC_BITS;
+}
+
+/** quant1 on 4 lanes: the same bits. */
+// @ts-ignore: decorator
+@inline
+function quant4(t: v128, inv: v128, q: v128): v128 {
+  return i32x4.sub(f32x4.add(f32x4.mul(t, inv), f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS));
+}
+
+/** Entries u + 4w, u = 0..3, of 4 inputs for one w: e_u = quant(A_u + B_w). */
+// @ts-ignore: decorator
+@inline
+function row4(a0: v128, a1: v128, a2: v128, a3: v128, bw: v128, inv: v128, q: v128, l: i32, L: i32): v128 {
+  return digits16(quant4(f32x4.add(a0, bw), inv, q), quant4(f32x4.add(a1, bw), inv, q),
+    quant4(f32x4.add(a2, bw), inv, q), quant4(f32x4.add(a3, bw), inv, q), l, L);
+}
+
+/** One part (Re or Im) of 4 inputs (pairs p, p + 1) and one stage: A_u + B_w for all 16 (u, w), every level. */
+// @ts-ignore: decorator
+@inline
+function part4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3: v128,
+  b0: v128, b1: v128, b2: v128, b3: v128, inv: v128, q: v128, L: i32): void {
+  for (let l = 0; l < L; l++) {
+    store4x16(dst + (<usize>l << 5), pairStride,
+      row4(a0, a1, a2, a3, b0, inv, q, l, L), row4(a0, a1, a2, a3, b1, inv, q, l, L),
+      row4(a0, a1, a2, a3, b2, inv, q, l, L), row4(a0, a1, a2, a3, b3, inv, q, l, L));
+  }
+}
+
+/** The tables of inputs j .. j + 3 (all < m, j even) for all stages, SIMD: the same values as the scalar loop. */
+// @ts-ignore: decorator
+@inline
+function entries4(ent: usize, x: usize, scales: usize, m: i32, S: i32, L: i32, j: i32, inv: v128, q: v128): void {
+  const a = v128.load(x + (<usize>j << 2)), b = v128.load(x + (<usize>(m + j) << 2));
+  const rec = <usize>(L << 6);
+  const pairStride = <usize>S * rec;
+  for (let s = 0; s < S; s++) {
+    const sc = scales + (<usize>s << 4);
+    const sur = f32x4.splat(load<f32>(sc)), sui = f32x4.splat(load<f32>(sc, 4));
+    const swr = f32x4.splat(load<f32>(sc, 8)), swi = f32x4.splat(load<f32>(sc, 12));
+    const dst = ent + <usize>((j >> 1) * S + s) * rec;
+    const ura = f32x4.mul(sur, a), uib = f32x4.mul(sui, b), wra = f32x4.mul(swr, a), wib = f32x4.mul(swi, b);
+    // Re: A = (sur·a, −sui·b, −sur·a, sui·b), B = (swr·a, swi·b, −swr·a, −swi·b) (entryRe)
+    part4(dst, pairStride, ura, f32x4.neg(uib), f32x4.neg(ura), uib,
+      wra, wib, f32x4.neg(wra), f32x4.neg(wib), inv, q, L);
+    const urb = f32x4.mul(sur, b), uia = f32x4.mul(sui, a), wrb = f32x4.mul(swr, b), wia = f32x4.mul(swi, a);
+    // Im: A = (sur·b, sui·a, −sur·b, −sui·a), B = (−swr·b, swi·a, swr·b, −swi·a) (entryIm)
+    part4(dst + (rec >> 1), pairStride, urb, uia, f32x4.neg(urb), f32x4.neg(uia),
+      f32x4.neg(wrb), wia, wrb, f32x4.neg(wia), inv, q, L);
+  }
+}
+
+/** cmatvec_prepare (simd) and cmatvec_prepare_ref (scalar): identical bytes. */
+// @ts-ignore: decorator
+@inline
+function prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32, simd: bool): void {
   const P = (m + 1) >> 1;
   const blocks = (P + BLOCK_PAIRS - 1) / BLOCK_PAIRS;
   store<u32>(tables, levels);
@@ -126,8 +230,24 @@ export function cmatvec_prepare(tables: usize, x: usize, scales: usize, m: i32, 
     const j0 = bk * (BLOCK_PAIRS << 1);
     const j1 = min(m, j0 + (BLOCK_PAIRS << 1));
     // The block's largest |entry| over Re and Im: max|A_u| + max|B_w| (signs are independent).
+    // max is exact, so the lane-wise maxima give the scalar loop's value.
     let mx: f32 = 0;
-    for (let j = j0; j < j1; j++) {
+    let j = j0;
+    if (simd) {
+      let mv = f32x4.splat(0);
+      for (; j + 4 <= j1; j += 4) {
+        const a = f32x4.abs(v128.load(x + (<usize>j << 2))), b = f32x4.abs(v128.load(x + (<usize>(m + j) << 2)));
+        for (let s = 0; s < S; s++) {
+          const sc = scales + (<usize>s << 4);
+          const sur = f32x4.splat(load<f32>(sc)), sui = f32x4.splat(load<f32>(sc, 4));
+          const swr = f32x4.splat(load<f32>(sc, 8)), swi = f32x4.splat(load<f32>(sc, 12));
+          mv = f32x4.max(mv, f32x4.add(f32x4.max(f32x4.mul(sur, a), f32x4.mul(sui, b)), f32x4.max(f32x4.mul(swr, a), f32x4.mul(swi, b))));
+          mv = f32x4.max(mv, f32x4.add(f32x4.max(f32x4.mul(sur, b), f32x4.mul(sui, a)), f32x4.max(f32x4.mul(swr, b), f32x4.mul(swi, a))));
+        }
+      }
+      mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    }
+    for (; j < j1; j++) {
       const a = Mathf.abs(load<f32>(x + (<usize>j << 2))), b = Mathf.abs(load<f32>(x + (<usize>(m + j) << 2)));
       for (let s = 0; s < S; s++) {
         const sc = scales + (<usize>s << 4);
@@ -139,7 +259,12 @@ export function cmatvec_prepare(tables: usize, x: usize, scales: usize, m: i32, 
     store<f32>(tables + TAB_HEADER + (<usize>bk << 2), mx / Q);
     const inv: f32 = mx > 0 ? Q / mx : 0;
     const jEnd = min(j1 + (j1 & 1), P << 1); // an odd m's last pair gets a zero table for input m
-    for (let j = j0; j < jEnd; j++) {
+    j = j0;
+    if (simd) {
+      const invv = f32x4.splat(inv), qv = f32x4.splat(Q);
+      for (; j + 4 <= j1; j += 4) entries4(ent, x, scales, m, S, levels, j, invv, qv);
+    }
+    for (; j < jEnd; j++) {
       const a: f32 = j < m ? load<f32>(x + (<usize>j << 2)) : 0;
       const b: f32 = j < m ? load<f32>(x + (<usize>(m + j) << 2)) : 0;
       for (let s = 0; s < S; s++) {
@@ -148,14 +273,28 @@ export function cmatvec_prepare(tables: usize, x: usize, scales: usize, m: i32, 
         const r = ent + (<usize>((j >> 1) * S + s)) * rec + (<usize>(j & 1) << 4);
         for (let e = 0; e < 16; e++) {
           const u = e & 3, w = e >> 2;
-          const vr = <i32>min(max(nearest<f32>(entryRe(a, b, u, w, sur, sui, swr, swi) * inv), -Q), Q);
-          const vi = <i32>min(max(nearest<f32>(entryIm(a, b, u, w, sur, sui, swr, swi) * inv), -Q), Q);
+          const vr = quant1(entryRe(a, b, u, w, sur, sui, swr, swi), inv);
+          const vi = quant1(entryIm(a, b, u, w, sur, sui, swr, swi), inv);
           storeDigits(r + <usize>e, vr, levels);
           storeDigits(r + (rec >> 1) + <usize>e, vi, levels);
         }
       }
     }
   }
+}
+
+export function cmatvec_prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32): void {
+  // x f32 (2m,) = z (m complex as two halves), scales f32 (S, 4), levels 1 or 3
+  // -> tables (cmatvec_tables_bytes(m, S, levels) bytes): header u32 [levels, m, S, blocks]; f32 d_b
+  // per block of 64 inputs; per input pair p and stage s a record of 64·levels bytes: Re digits
+  // (per level, most significant first: input 2p [16], input 2p + 1 [16]), then Im digits.
+  // SIMD over 4 inputs (lanes), then narrowed to bytes and transposed to one 16-entry row per input.
+  prepare(tables, x, scales, m, S, levels, true);
+}
+
+export function cmatvec_prepare_ref(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32): void {
+  // as cmatvec_prepare, scalar: the same bytes
+  prepare(tables, x, scales, m, S, levels, false);
 }
 
 // ---- the fast kernel ----
@@ -226,13 +365,17 @@ function pass1(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
   v128.store(yp, f32x4.add(v128.load(yp, 48), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b0)))), 48);
 }
 
-/** A full tile (16 rows, all in range): Re to yre[0..16), Im to yim[0..16). */
+/**
+ * G full tiles (16·G rows, all in range) from tile t0: Re to yre[0..16G), Im to yim[0..16G).
+ * Blocks outermost: one block's tables (32·S records, 12 KiB at S = 2, L = 3) stay in L1 while the
+ * G tiles use them, instead of every tile streaming the whole tables (12 times its own codes)
+ * from L2. Each row still adds its blocks in order, so the bits do not depend on G.
+ */
 // @ts-ignore: decorator
 @inline
-function tileFast(yre: usize, yim: usize, cp: usize, tables: usize, P: i32, S: i32, L: i32, ent: usize): void {
-  const z = f32x4.splat(0);
-  v128.store(yre, z); v128.store(yre, z, 16); v128.store(yre, z, 32); v128.store(yre, z, 48);
-  v128.store(yim, z); v128.store(yim, z, 16); v128.store(yim, z, 32); v128.store(yim, z, 48);
+function tilesFast(yre: usize, yim: usize, cp: usize, tileBytes: usize, G: i32, tables: usize, P: i32, S: i32, L: i32, ent: usize): void {
+  memory.fill(yre, 0, <usize>G << 6);
+  memory.fill(yim, 0, <usize>G << 6);
   const rec = <usize>(L << 6);
   const blockCodes = <usize>(BLOCK_PAIRS * S) << 4;
   const blockTab = <usize>(BLOCK_PAIRS * S) * rec;
@@ -241,12 +384,15 @@ function tileFast(yre: usize, yim: usize, cp: usize, tables: usize, P: i32, S: i
   for (let p0 = 0; p0 < P; p0 += BLOCK_PAIRS) {
     const cnt = min(BLOCK_PAIRS, P - p0) * S;
     const d = load<f32>(dp);
-    if (L == 3) {
-      pass3(yre, cp, tp, cnt, d);
-      pass3(yim, cp, tp + 96, cnt, d);
-    } else {
-      pass1(yre, cp, tp, cnt, d);
-      pass1(yim, cp, tp + 32, cnt, d);
+    for (let g = 0; g < G; g++) {
+      const c = cp + <usize>g * tileBytes, yr = yre + (<usize>g << 6), yi = yim + (<usize>g << 6);
+      if (L == 3) {
+        pass3(yr, c, tp, cnt, d);
+        pass3(yi, c, tp + 96, cnt, d);
+      } else {
+        pass1(yr, c, tp, cnt, d);
+        pass1(yi, c, tp + 32, cnt, d);
+      }
     }
     cp += blockCodes;
     tp += blockTab;
@@ -295,18 +441,23 @@ export function cmatvec(y: usize, tables: usize, codes: usize, scales: usize, n:
   // codes layout 2 (n rows in tiles of 16), tables from cmatvec_prepare(tables, x, scales, m, S, L)
   // -> y f32 (2n,) = y_c (n complex as two halves) ≈ U z + W conj z, rows [r0, r1) written.
   // scales are folded into the tables (unused here; kept so every cmatvec kernel has one signature).
+  if (r0 >= r1) return;
   const L = <i32>load<u32>(tables);
   const P = (m + 1) >> 1;
   const tileBytes = <usize>(P * S) << 4;
   const ent = tables + entriesOffset(m);
-  for (let t = r0 >> 4; (t << 4) < r1; t++) {
-    const ra = max(r0, t << 4), rb = min(r1, (t << 4) + TILE);
-    if (rb - ra == TILE) {
-      tileFast(y + (<usize>ra << 2), y + (<usize>(n + ra) << 2), codes + <usize>t * tileBytes, tables, P, S, L, ent);
-    } else {
-      tileRef(y, tables, codes, n, m, S, t, ra, rb);
-    }
+  // Whole tiles [tA, tB) in groups; a partial tile at either end goes through the scalar code.
+  const tA = (r0 + TILE - 1) >> 4, tB = r1 >> 4;
+  if (tA > tB) { // r0 and r1 inside one tile
+    tileRef(y, tables, codes, n, m, S, r0 >> 4, r0, r1);
+    return;
   }
+  if (r0 < tA << 4) tileRef(y, tables, codes, n, m, S, r0 >> 4, r0, tA << 4);
+  for (let t = tA; t < tB; t += GROUP_TILES) {
+    const G = min(GROUP_TILES, tB - t);
+    tilesFast(y + (<usize>(t << 4) << 2), y + (<usize>(n + (t << 4)) << 2), codes + <usize>t * tileBytes, tileBytes, G, tables, P, S, L, ent);
+  }
+  if (tB << 4 < r1) tileRef(y, tables, codes, n, m, S, tB, tB << 4, r1);
 }
 
 export function cmatvec_lut_ref(y: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, r0: i32, r1: i32): void {
@@ -318,23 +469,29 @@ export function cmatvec_lut_ref(y: usize, tables: usize, codes: usize, scales: u
 
 export function cmatmul(Y: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32): void {
   // codes layout 2, tables T regions of cmatvec_tables_bytes(m, S, L) bytes (one cmatvec_prepare per x_t)
-  // -> Y f32 (T, 2n), rows [r0, r1) of every y_t written. A tile's codes (16·ceil(m/2)·S bytes,
-  // 32 KiB at m = 2048, S = 2) come from memory once and stay in L1/L2 while all T vectors use them.
+  // -> Y f32 (T, 2n), rows [r0, r1) of every y_t written: each y_t as cmatvec writes it. A group of
+  // GROUP_TILES tiles' codes (128 KiB at m = 2048, S = 2) come from memory once and stay in L2
+  // while all T vectors use them.
+  if (r0 >= r1) return;
   const L = <i32>load<u32>(tables);
   const P = (m + 1) >> 1;
   const tileBytes = <usize>(P * S) << 4;
   const tabStride = <usize>cmatvec_tables_bytes(m, S, L);
-  const ent = entriesOffset(m);
   const ys = <usize>n << 3;
-  for (let t = r0 >> 4; (t << 4) < r1; t++) {
-    const ra = max(r0, t << 4), rb = min(r1, (t << 4) + TILE);
+  const tA = (r0 + TILE - 1) >> 4, tB = r1 >> 4;
+  for (let v = 0; v < T; v++) { // the partial tiles at either end, scalar
+    const tv = tables + <usize>v * tabStride, yv = Y + <usize>v * ys;
+    if (tA > tB) tileRef(yv, tv, codes, n, m, S, r0 >> 4, r0, r1);
+    else {
+      if (r0 < tA << 4) tileRef(yv, tv, codes, n, m, S, r0 >> 4, r0, tA << 4);
+      if (tB << 4 < r1) tileRef(yv, tv, codes, n, m, S, tB, tB << 4, r1);
+    }
+  }
+  for (let t = tA; t < tB; t += GROUP_TILES) {
+    const G = min(GROUP_TILES, tB - t);
     for (let v = 0; v < T; v++) {
       const tv = tables + <usize>v * tabStride, yv = Y + <usize>v * ys;
-      if (rb - ra == TILE) {
-        tileFast(yv + (<usize>ra << 2), yv + (<usize>(n + ra) << 2), codes + <usize>t * tileBytes, tv, P, S, L, tv + ent);
-      } else {
-        tileRef(yv, tv, codes, n, m, S, t, ra, rb);
-      }
+      tilesFast(yv + (<usize>(t << 4) << 2), yv + (<usize>(n + (t << 4)) << 2), codes + <usize>t * tileBytes, tileBytes, G, tv, P, S, L, tv + entriesOffset(m));
     }
   }
 }

@@ -9,9 +9,9 @@
 // bandwidth_read streaming a buffer larger than the last-level cache. Each timed call of a
 // quantized kernel reads a different copy of its codes (96 MiB of copies in all), so the codes come
 // from memory as in decode, where every layer's weights are read once per token, not from the
-// 32 MiB L3 a single 4-11 MiB matrix would stay in. Variants are timed in interleaved rounds
-// (one call each per round, medians): the machine is shared, and ratios within a round are what
-// can be compared.
+// 32 MiB L3 a single 4-11 MiB matrix would stay in. Kernels and the roofline are timed in
+// interleaved rounds (see rounds()): the machine is shared, and ratios within a run are what can
+// be compared.
 
 import { readFileSync } from "node:fs";
 
@@ -105,6 +105,14 @@ function checkCmatvec(n: number, m: number, S: number, T: number): void {
     k.cmatmul_ref(y3, x, codes, scales, n, m, S, T, 0, n);
   }
   compare(`${name} vs lut_ref`, f32(y1, 2 * n * T), f32(y2, 2 * n * T), () => 0);
+  if (T === 1) { // the SIMD table build against the scalar one, byte for byte
+    const t2 = alloc(tb);
+    u8(t2, tb).set(u8(tables, tb)); // header and scale padding are not written
+    k.cmatvec_prepare_ref(t2, x, scales, m, S, 3);
+    const a = u8(tables, tb), b = u8(t2, tb);
+    const d = a.findIndex((v, i) => v !== b[i]);
+    if (d >= 0) { failures++; console.log(`MISMATCH cmatvec_prepare m=${m} S=${S}: byte ${d} of the tables differs from cmatvec_prepare_ref`); }
+  }
   compare(`${name} vs exact ref`, f32(y1, 2 * n * T), f32(y3, 2 * n * T), (i) => bounds[Math.floor(i / (2 * n))]);
 }
 
@@ -156,11 +164,12 @@ const gbs = (bytes: number, ms: number) => bytes / ms / 1e6;
 
 const rooflineBytes = 64 << 20;
 const rbuf = alloc(rooflineBytes); fillU8(rbuf, rooflineBytes);
-const roofMs = time(() => k.bandwidth_read(rbuf, rooflineBytes, 1), 300, 20);
-const roof = gbs(rooflineBytes, roofMs);
-console.log(`\nbandwidth_read ${rooflineBytes >> 20} MiB: ${roof.toFixed(2)} GB/s (memory roofline)`);
 
-/** Medians of interleaved rounds: each round calls every variant once (ms per call). */
+/**
+ * Fastest call of each variant over interleaved rounds (each round calls every variant once), ms.
+ * The minimum, not the median: on a shared machine other processes only ever add time, and a
+ * call of several ms is preempted more often than one of 0.5 ms, which would skew the ratios.
+ */
 function rounds(variants: (() => void)[], minMs: number, maxRounds: number): number[] {
   for (const v of variants) v(); // warm up
   const ts = variants.map(() => [] as number[]);
@@ -168,7 +177,12 @@ function rounds(variants: (() => void)[], minMs: number, maxRounds: number): num
   for (let r = 0; r < maxRounds && (r < 3 || performance.now() - t0 < minMs); r++) {
     variants.forEach((v, i) => { const a = performance.now(); v(); ts[i].push(performance.now() - a); });
   }
-  return ts.map((t) => t.sort((p, q) => p - q)[Math.floor(t.length / 2)]);
+  return ts.map((t) => Math.min(...t));
+}
+
+{
+  const [roofMs] = rounds([() => k.bandwidth_read(rbuf, rooflineBytes, 1)], 300, 20);
+  console.log(`\nbandwidth_read ${rooflineBytes >> 20} MiB: ${gbs(rooflineBytes, roofMs).toFixed(2)} GB/s (memory roofline, fastest of the rounds)`);
 }
 
 console.log(`

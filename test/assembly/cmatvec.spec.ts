@@ -3,7 +3,7 @@
 // against the dense product within the error its table rounding allows; cmatmul against cmatvec.
 
 import {
-  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_tables_bytes, cmatmul, cmatmul_ref,
+  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref,
 } from "../../assembly/cmatvec";
 import {
   M_SIZES, SENTINEL, U, alloc, below, f32At, f64At, fillBits, fillBytes, fillUniform,
@@ -274,6 +274,31 @@ describe("cmatvec (tables)", () => {
           expect<i32>(firstDiff(y, yr, 2 * n)).toBe(-1, name);
           expect<f64>(worstF64(y, y64, 2 * n, lutBound(tables, x, scales, m, S, L))).toBeLessThanOrEqual(1.0, name);
           free(codes); free(scales); free(x); free(tables); free(y); free(yr); free(y64);
+        }
+      }
+    }
+  });
+
+  test("cmatvec_prepare (SIMD) writes the bytes of cmatvec_prepare_ref (scalar)", () => {
+    seed(11);
+    for (let L = 1; L <= 3; L += 2) {
+      for (let S = 1; S <= 4; S++) {
+        for (let a = 0; a < M_SIZES.length; a++) {
+          const m = M_SIZES[a], tb = cmatvec_tables_bytes(m, S, L);
+          const scales = alloc(16 * S), x = alloc(8 * m), t1 = alloc(tb), t2 = alloc(tb);
+          fillScales(scales, S);
+          fillUniform(x, 2 * m, 1);
+          if (m > 5) store<f32>(x, 40, 12); // an outlier in the first block
+          memory.fill(t1, 0xaa, <usize>tb);
+          memory.fill(t2, 0xaa, <usize>tb); // header and scale padding are not written
+          cmatvec_prepare(t1, x, scales, m, S, L);
+          cmatvec_prepare_ref(t2, x, scales, m, S, L);
+          let diff = -1;
+          for (let i = 0; i < tb; i++) {
+            if (load<u8>(t1 + <usize>i) != load<u8>(t2 + <usize>i)) { diff = i; break; }
+          }
+          expect<i32>(diff).toBe(-1, "m=" + m.toString() + " S=" + S.toString() + " L=" + L.toString());
+          free(scales); free(x); free(t1); free(t2);
         }
       }
     }
