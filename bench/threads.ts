@@ -51,7 +51,7 @@ try {
       else if (!first.every((v, i) => Object.is(v, reference![i]))) throw new Error(`${threads} threads: logits differ from the first run's`);
       // Check: batched prefill vs decode on a few tokens (positions 0..3).
       const few = ids(4, 5);
-      let stepped = new Float32Array(0);
+      let stepped: Float32Array = new Float32Array(0);
       for (let t = 0; t < few.length; t++) stepped = model.step(few[t], t)!;
       const batched = model.prefill(few, 0)!;
       let maxAbs = 0, worst = 0, a = 0, b = 0;

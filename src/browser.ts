@@ -37,7 +37,7 @@ async function toSource(source: ModelSource, signal?: AbortSignal): Promise<Byte
  * page, but posting it to a worker needs cross-origin isolation (COOP/COEP headers); edge runtimes
  * (workerd) have no Worker and report one core.
  */
-export const webThreads: ThreadPlatform = {
+const webThreads: ThreadPlatform = {
   cores: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1),
   unavailable: () => {
     if (typeof Worker === 'undefined') return 'this runtime has no Worker';

@@ -1,13 +1,11 @@
 // The library entry for Node, Deno and Bun: load from a path, a URL, bytes or a Response.
 
 import { readFile } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { Model, type ModelLoadOptions } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
-import { NODE_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
+import { nodeThreads } from './node/threads.js';
 import type { WasmInput } from './wasm.js';
 
 export { Model } from './model.js';
@@ -37,30 +35,6 @@ export async function toSource(source: ModelSource, signal?: AbortSignal): Promi
   if (source instanceof Response) return responseSource(source);
   return bytesSource(source);
 }
-
-/**
- * Worker threads for Node, Deno and Bun: node:worker_threads (all three implement it, and unlike
- * their Web Workers an unref'd one does not keep the process alive, and Deno can terminate one
- * that is blocked in Atomics.wait). The worker's code is a string run with { eval: true }, so it
- * works the same from src/ (tsx) and from the bundles.
- */
-export const nodeThreads: ThreadPlatform = {
-  cores: () => (typeof availableParallelism === 'function' ? availableParallelism() : cpus().length),
-  unavailable: () => (typeof SharedArrayBuffer === 'undefined' ? 'SharedArrayBuffer is not available' : null),
-  spawn(init, onMessage) {
-    const w = new Worker(NODE_WORKER_SOURCE, { eval: true });
-    // Referenced until it has started (load awaits that); then unreferenced, so that a model that is
-    // never disposed does not keep the process alive. Listeners re-reference a worker, so unref()
-    // comes after them.
-    w.on('message', (m: WorkerMessage) => {
-      if ('ready' in m || 'error' in m) w.unref();
-      onMessage(m);
-    });
-    w.on('error', (e: Error) => onMessage({ error: e.message }));
-    w.postMessage(init);
-    return { terminate: () => void w.terminate() };
-  },
-};
 
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {

@@ -13,7 +13,8 @@ import * as assert from 'uvu/assert';
 import { OptionError } from '../src/errors.ts';
 import { Model } from '../src/model.ts';
 import { convert } from '../src/node/convert.ts';
-import { loadModel, nodeThreads, toSource, wasmModule } from '../src/node.ts';
+import { loadModel, toSource, wasmModule } from '../src/node.ts';
+import { nodeThreads } from '../src/node/threads.ts';
 import { NODE_WORKER_SOURCE, threadTuning, type ThreadPlatform, type WorkerMessage } from '../src/threads.ts';
 import { tempDir } from './fixtures.ts';
 import { manifest, sharedPath, sharedSuite } from './shared.ts';
@@ -156,7 +157,7 @@ batch('a prompt is ingested in batches: usage counts and greedy tokens as with o
     const r = await model.complete(seq, { temperature: 0, maxTokens: 16, stopAtEos: false });
     assert.is(r.usage.evaluatedPromptTokens, 140);
     // The same continuation from logits computed one step at a time.
-    let logits = new Float32Array(0);
+    let logits: Float32Array = new Float32Array(0);
     for (let t = 0; t < seq.length; t++) logits = model.step(seq[t], t)!;
     const tokens: number[] = [];
     for (let i = 0; i < 16; i++) {
