@@ -27,9 +27,9 @@
 //
 // Exactness. Table entries are integers v = round(T/d_b) with one scale d_b per block of 64
 // inputs (32 pairs), |v| <= Q_L = 63·(128^L − 1)/127, stored as L balanced base-128 digits in
-// [−64, 63] (most significant first), so v = Σ_l digit_l · 128^(L−1−l). A row sums its digits per
-// level in i16 (two digits of one 16-byte code vector added in i8 first: [−128, 126]), per block
-// of at most 32·S <= 128 code vectors (|sum| <= 16384 < 2^15), then forms the exact i32
+// [−64, 63] (most significant first; each byte holds digit + 64), so v = Σ_l digit_l · 128^(L−1−l).
+// A row sums its digits per level in i16 (the two of one 16-byte code vector added in u8 first),
+// per block of at most 32·S <= 128 code vectors (see pass3), then forms the exact i32
 // Σ_l sum_l·128^(L−1−l) and adds d_b·f32(that) to y. The rounding of entries is the only
 // approximation: per lookup at most d_b/2 = max|T| over the block / (2·Q_L).
 //   L = 3 (Q = 1040319, ~20 bits): the engine's setting. On the golden models its logits are
@@ -40,10 +40,13 @@
 //     16..64 inputs, per stage or shared). Kept for measurement (bench/kernels.ts), not used.
 //
 // Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W), per pass (Re, then Im):
-// 1 load, 3 for the nibbles (and; i16x8.shr_u + and), and per level 2 table loads, 2 swizzles,
-// 1 i8 add, 2 extends and 2 i16 adds: 4 + 9L wasm SIMD ops, twice (Re and Im). The two passes
-// over a block's codes (at most 2 KiB, in L1) keep 2L + 3 accumulators and temporaries within
-// the 16 xmm registers V8 uses on x86-64.
+// 1 load, 3 for the nibbles (and; i16x8.shr_u + and), and per level 2 table loads, 2 swizzles
+// (V8 adds a paddusb to each on x86-64), 1 u8 add, an and, a shift and 2 i16 adds: 4 + 9L wasm
+// SIMD ops, twice (Re and Im): 62 at L = 3, 26 at L = 1. The kernel is bound by that instruction
+// count, not by memory: loads and nibbles alone take 60 % of a pass's time, the swizzles 20 %,
+// the widening 20 % (measured with parts left out). The two passes over a block's codes (at most
+// 2 KiB, in L1) keep 2L + 4 accumulators and temporaries within the 16 xmm registers V8 uses on
+// x86-64; one pass with 4L accumulators spills and was 8 % slower.
 
 /** Rows per tile. */
 const TILE: i32 = 16;
@@ -109,7 +112,7 @@ function entryIm(a: f32, b: f32, u: i32, w: i32, sur: f32, sui: f32, swr: f32, s
 function storeDigits(p: usize, v: i32, L: i32): void {
   for (let l = L - 1; l >= 0; l--) {
     const d = ((v + 64) & 127) - 64;
-    store<i8>(p + <usize>(l << 5), <i8>d);
+    store<u8>(p + <usize>(l << 5), <u8>(d + 64)); // biased: 0..127
     v = (v - d) >> 7;
   }
 }
@@ -125,14 +128,14 @@ function digit4(v: v128, k: i32, top: bool): v128 {
   return i32x4.sub(v128.and(i32x4.add(rest, i32x4.splat(64)), i32x4.splat(127)), i32x4.splat(64));
 }
 
-/** Bytes of digit level l (0 = most significant) of 4 entries × 4 inputs: [e0 k0..k3, e1 k0..k3, …]. */
+/** Biased bytes (digit + 64) of level l (0 = most significant) of 4 entries × 4 inputs: [e0 k0..k3, e1 k0..k3, …]. */
 // @ts-ignore: decorator
 @inline
 function digits16(e0: v128, e1: v128, e2: v128, e3: v128, l: i32, L: i32): v128 {
   const k = L - 1 - l;
-  return i8x16.narrow_i16x8_s(
+  return i8x16.add(i8x16.splat(64), i8x16.narrow_i16x8_s(
     i16x8.narrow_i32x4_s(digit4(e0, k, l == 0), digit4(e1, k, l == 0)),
-    i16x8.narrow_i32x4_s(digit4(e2, k, l == 0), digit4(e3, k, l == 0)));
+    i16x8.narrow_i32x4_s(digit4(e2, k, l == 0), digit4(e3, k, l == 0))));
 }
 
 /**
@@ -303,33 +306,58 @@ export function cmatvec_prepare_ref(tables: usize, x: usize, scales: usize, m: i
  * One pass (Re or Im) of one block of a full tile at L = 3: y[0..16) += d · Σ over the block's
  * cnt code vectors of the looked-up entries. cp: the block's first code vector; tp: the Re (or
  * Im) part of its first table record (records are 192 bytes apart).
+ *
+ * Digits are stored biased (digit + 64, 0..127), so the two of a code vector (inputs 2p, 2p + 1)
+ * add in u8 (0..254) and reach u16 without a shuffle: even rows (bytes 0, 2, ..) as v & 0x00ff,
+ * odd rows as v >> 8 (i16 lanes), at most 254·128 < 2^15 over the at most 32·S <= 128 code
+ * vectors of a block; the bias, 128 per code vector, comes off at the end. (Signed digits with
+ * extend_low/high, three instructions on x86-64 to this one's two, were 6 % slower.)
  */
 // @ts-ignore: decorator
 @inline
 function pass3(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
   const M = i8x16.splat(15);
-  let a0 = i16x8.splat(0), b0 = i16x8.splat(0);
-  let a1 = i16x8.splat(0), b1 = i16x8.splat(0);
-  let a2 = i16x8.splat(0), b2 = i16x8.splat(0);
+  const LOW = i16x8.splat(0xff);
+  let e0 = i16x8.splat(0), o0 = i16x8.splat(0);
+  let e1 = i16x8.splat(0), o1 = i16x8.splat(0);
+  let e2 = i16x8.splat(0), o2 = i16x8.splat(0);
   for (let i = 0; i < cnt; i++) {
     const c = v128.load(cp);
     const lo = v128.and(c, M);
     const hi = v128.and(i16x8.shr_u(c, 4), M);
     let v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
-    a0 = i16x8.add(a0, i16x8.extend_low_i8x16_s(v));
-    b0 = i16x8.add(b0, i16x8.extend_high_i8x16_s(v));
+    e0 = i16x8.add(e0, v128.and(v, LOW));
+    o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
     v = i8x16.add(i8x16.swizzle(v128.load(tp, 32), lo), i8x16.swizzle(v128.load(tp, 48), hi));
-    a1 = i16x8.add(a1, i16x8.extend_low_i8x16_s(v));
-    b1 = i16x8.add(b1, i16x8.extend_high_i8x16_s(v));
+    e1 = i16x8.add(e1, v128.and(v, LOW));
+    o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
     v = i8x16.add(i8x16.swizzle(v128.load(tp, 64), lo), i8x16.swizzle(v128.load(tp, 80), hi));
-    a2 = i16x8.add(a2, i16x8.extend_low_i8x16_s(v));
-    b2 = i16x8.add(b2, i16x8.extend_high_i8x16_s(v));
+    e2 = i16x8.add(e2, v128.and(v, LOW));
+    o2 = i16x8.add(o2, i16x8.shr_u(v, 8));
     cp += 16;
     tp += 192;
   }
   const dv = f32x4.splat(d);
-  flush3(yp, a0, a1, a2, dv);
-  flush3(yp + 32, b0, b1, b2, dv);
+  const bias = i16x8.splat(<i16>(cnt << 7));
+  e0 = i16x8.sub(e0, bias); o0 = i16x8.sub(o0, bias);
+  e1 = i16x8.sub(e1, bias); o1 = i16x8.sub(o1, bias);
+  e2 = i16x8.sub(e2, bias); o2 = i16x8.sub(o2, bias);
+  flush3(yp, rowsLow(e0, o0), rowsLow(e1, o1), rowsLow(e2, o2), dv);
+  flush3(yp + 32, rowsHigh(e0, o0), rowsHigh(e1, o1), rowsHigh(e2, o2), dv);
+}
+
+/** Rows 0..7 as i16 lanes from even rows (0, 2, .., 14) and odd rows (1, 3, .., 15). */
+// @ts-ignore: decorator
+@inline
+function rowsLow(e: v128, o: v128): v128 {
+  return i8x16.shuffle(e, o, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+}
+
+/** Rows 8..15, as rowsLow. */
+// @ts-ignore: decorator
+@inline
+function rowsHigh(e: v128, o: v128): v128 {
+  return i8x16.shuffle(e, o, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 
 /** y[0..8) at yp += d · f32(Σ_l acc_l · 128^(2−l)) for 8 rows of i16 level sums. */
@@ -347,22 +375,27 @@ function flush3(yp: usize, a0: v128, a1: v128, a2: v128, dv: v128): void {
 @inline
 function pass1(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
   const M = i8x16.splat(15);
-  let a0 = i16x8.splat(0), b0 = i16x8.splat(0);
+  const LOW = i16x8.splat(0xff);
+  let e0 = i16x8.splat(0), o0 = i16x8.splat(0);
   for (let i = 0; i < cnt; i++) {
     const c = v128.load(cp);
     const lo = v128.and(c, M);
     const hi = v128.and(i16x8.shr_u(c, 4), M);
     const v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
-    a0 = i16x8.add(a0, i16x8.extend_low_i8x16_s(v));
-    b0 = i16x8.add(b0, i16x8.extend_high_i8x16_s(v));
+    e0 = i16x8.add(e0, v128.and(v, LOW));
+    o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
     cp += 16;
     tp += 64;
   }
   const dv = f32x4.splat(d);
-  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a0)))));
-  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a0)))), 16);
-  v128.store(yp, f32x4.add(v128.load(yp, 32), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b0)))), 32);
-  v128.store(yp, f32x4.add(v128.load(yp, 48), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b0)))), 48);
+  const bias = i16x8.splat(<i16>(cnt << 7));
+  e0 = i16x8.sub(e0, bias);
+  o0 = i16x8.sub(o0, bias);
+  const a = rowsLow(e0, o0), b = rowsHigh(e0, o0);
+  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a)))));
+  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a)))), 16);
+  v128.store(yp, f32x4.add(v128.load(yp, 32), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b)))), 32);
+  v128.store(yp, f32x4.add(v128.load(yp, 48), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b)))), 48);
 }
 
 /**
@@ -420,8 +453,8 @@ function tileRef(y: usize, tables: usize, codes: usize, n: i32, m: i32, S: i32, 
             const e = <usize>((byte >> (h << 2)) & 15) + (<usize>h << 4);
             let vr = 0, vi = 0;
             for (let l = 0; l < L; l++) {
-              vr = (vr << 7) + <i32>load<i8>(tr + (<usize>l << 5) + e);
-              vi = (vi << 7) + <i32>load<i8>(tr + (rec >> 1) + (<usize>l << 5) + e);
+              vr = (vr << 7) + <i32>load<u8>(tr + (<usize>l << 5) + e) - 64;
+              vi = (vi << 7) + <i32>load<u8>(tr + (rec >> 1) + (<usize>l << 5) + e) - 64;
             }
             qr += vr;
             qi += vi;
