@@ -150,6 +150,18 @@ for (const [name, file] of Object.entries(MODELS)) {
     }
   });
 }
+batch('stories260K V2 with an f16 KV cache: evaluate vs step', async () => {
+  const model = await loadModel(await MODELS['stories260K V2'](), { threads: 2, kvCache: 'f16' });
+  try {
+    const V = model.config.vocabSize;
+    const seq = ids(V, 130);
+    const stepped = new Float32Array(seq.length * V);
+    for (let t = 0; t < seq.length; t++) stepped.set(model.step(seq[t], t)!, t * V);
+    compare('f16 KV evaluate', model.evaluate(seq), stepped, V);
+  } finally {
+    model.dispose();
+  }
+});
 batch('a prompt is ingested in batches: usage counts and greedy tokens as with one token at a time', async () => {
   const model = await loadModel(await MODELS['stories260K V2'](), { threads: 2 });
   try {
