@@ -219,17 +219,19 @@ function entries4(ent: usize, x: usize, scales: usize, m: i32, S: i32, L: i32, j
 /** cmatvec_prepare (simd) and cmatvec_prepare_ref (scalar): identical bytes. */
 // @ts-ignore: decorator
 @inline
-function prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32, simd: bool): void {
+function prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32, simd: bool, b0: i32, b1: i32): void {
   const P = (m + 1) >> 1;
   const blocks = (P + BLOCK_PAIRS - 1) / BLOCK_PAIRS;
-  store<u32>(tables, levels);
-  store<u32>(tables, m, 4);
-  store<u32>(tables, S, 8);
-  store<u32>(tables, blocks, 12);
+  if (b0 == 0) {
+    store<u32>(tables, levels);
+    store<u32>(tables, m, 4);
+    store<u32>(tables, S, 8);
+    store<u32>(tables, blocks, 12);
+  }
   const Q = qmax(levels);
   const rec = <usize>(levels << 6);
   const ent = tables + entriesOffset(m);
-  for (let bk = 0; bk < blocks; bk++) {
+  for (let bk = b0; bk < min(b1, blocks); bk++) {
     const j0 = bk * (BLOCK_PAIRS << 1);
     const j1 = min(m, j0 + (BLOCK_PAIRS << 1));
     // The block's largest |entry| over Re and Im: max|A_u| + max|B_w| (signs are independent).
@@ -292,12 +294,18 @@ export function cmatvec_prepare(tables: usize, x: usize, scales: usize, m: i32, 
   // per block of 64 inputs; per input pair p and stage s a record of 64·levels bytes: Re digits
   // (per level, most significant first: input 2p [16], input 2p + 1 [16]), then Im digits.
   // SIMD over 4 inputs (lanes), then narrowed to bytes and transposed to one 16-entry row per input.
-  prepare(tables, x, scales, m, S, levels, true);
+  prepare(tables, x, scales, m, S, levels, true, 0, I32.MAX_VALUE);
+}
+
+export function cmatvec_prepare_blocks(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32, b0: i32, b1: i32): void {
+  // as cmatvec_prepare for input blocks [b0, b1) only (64 inputs each, ceil(ceil(m/2)/32) in all; the
+  // block containing b0 == 0 also writes the header): threads can share one vector's tables
+  prepare(tables, x, scales, m, S, levels, true, b0, b1);
 }
 
 export function cmatvec_prepare_ref(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32): void {
   // as cmatvec_prepare, scalar: the same bytes
-  prepare(tables, x, scales, m, S, levels, false);
+  prepare(tables, x, scales, m, S, levels, false, 0, I32.MAX_VALUE);
 }
 
 // ---- the fast kernel ----

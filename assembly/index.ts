@@ -3,7 +3,7 @@
 // scalar twin <name>_ref with the same signature (tests and bench/kernels.ts compare them).
 
 export {
-  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref, set_kernel,
+  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_blocks, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref, set_kernel,
 } from "./cmatvec";
 export {
   matvec_f32, matvec_f32_ref, matvec_f16, matvec_f16_ref,

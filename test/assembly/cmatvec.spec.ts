@@ -3,7 +3,8 @@
 // against the dense product within the error its table rounding allows; cmatmul against cmatvec.
 
 import {
-  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref,
+  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_blocks, cmatvec_prepare_ref, cmatvec_tables_bytes,
+  cmatmul, cmatmul_ref,
 } from "../../assembly/cmatvec";
 import {
   M_SIZES, SENTINEL, U, alloc, below, f32At, f64At, fillBits, fillBytes, fillUniform,
@@ -279,7 +280,7 @@ describe("cmatvec (tables)", () => {
     }
   });
 
-  test("cmatvec_prepare (SIMD) writes the bytes of cmatvec_prepare_ref (scalar)", () => {
+  test("cmatvec_prepare_blocks over block ranges (SIMD) writes the bytes of cmatvec_prepare_ref (scalar)", () => {
     seed(11);
     for (let L = 1; L <= 3; L += 2) {
       for (let S = 1; S <= 4; S++) {
@@ -291,7 +292,9 @@ describe("cmatvec (tables)", () => {
           if (m > 5) store<f32>(x, 40, 12); // an outlier in the first block
           memory.fill(t1, 0xaa, <usize>tb);
           memory.fill(t2, 0xaa, <usize>tb); // header and scale padding are not written
-          cmatvec_prepare(t1, x, scales, m, S, L);
+          // t1 in block ranges of 1 and 2 (as threads would split it), t2 whole and scalar
+          const blocks = (((m + 1) >> 1) + 31) >> 5;
+          for (let b = 0; b < blocks; b += 1 + (b & 1)) cmatvec_prepare_blocks(t1, x, scales, m, S, L, b, b + 1 + (b & 1));
           cmatvec_prepare_ref(t2, x, scales, m, S, L);
           let diff = -1;
           for (let i = 0; i < tb; i++) {
