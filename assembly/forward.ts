@@ -8,7 +8,7 @@
 // a row's (a head's) value is computed by the same code whichever thread runs it, so the results do
 // not depend on the number of threads.
 
-import { cmatvec_tables_bytes, linear_codes_prepare, linear_codes_rows } from './cmatvec';
+import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_prepare, linear_codes_rows } from './cmatvec';
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { rmsnorm } from './norm';
 import { rope } from './rope';
@@ -64,7 +64,8 @@ const LIN_CODES: u32 = 2;
 // Thread pool jobs (threads.ts JOB_QUIT is 1).
 const JOB_LINEAR: i32 = 2;
 const JOB_ATTENTION: i32 = 3;
-const JOB_PREPARE: i32 = 4;
+const JOB_PREPARE: i32 = 4; // a batch's tables, by whole vectors
+const JOB_PREPARE_BLOCKS: i32 = 5; // one vector's tables, by blocks of 64 inputs
 
 /** Table levels linear_codes_prepare builds (cmatvec.ts): the stride of one input vector's tables. */
 const TABLE_LEVELS: i32 = 3;
@@ -76,33 +77,54 @@ const TABLE_LEVELS: i32 = 3;
 
 // ---- Linear layers -----------------------------------------------------------------------------
 // A linear is y = W x for T input rows (x (T, inp) -> y (T, out), row-major; T = 1 in decode).
-// linear() splits it by output rows: linear_prepare runs once, on the calling thread, before the
-// split; linear_rows is the one place the kernels are called, for a range of rows, on any thread.
+// linear() runs linear_prepare (per-input work, itself shared between threads where it is worth it),
+// then splits the rows: linear_rows is the one place the kernels are called, for a range of rows,
+// on any thread.
 
 /**
  * Work done once per linear call before its rows are split between threads: the quantized kernel's
- * activation tables (cmatvec.ts), in the record's scratch, one set per input vector. The calling
- * thread builds vector 0's; the others of a batch are split between threads (whole vectors) unless
- * vector 0's header says the tables are off (set_kernel(0), the reference, is a setting of the
- * calling thread's instance only; linear_codes_rows reads the same header).
+ * activation tables (cmatvec.ts), in the record's scratch, one set per input vector. With a pool,
+ * threads share the build: decode's one vector by blocks of 64 inputs, a batch's by whole vectors.
+ * set_kernel(0) (the reference: no tables) is a setting of the calling thread's instance only, so
+ * that thread asks first: linear_codes_prepare of no vectors writes only the "off" header (levels
+ * 0), which linear_codes_rows also reads.
  */
 function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {
   if (load<u32>(rec) != LIN_CODES) return;
   const m = inp >> 1;
-  const tables = <usize>load<u32>(rec, 12);
-  linear_codes_prepare(tables, x, <usize>load<u32>(rec, 8), m, S, 1);
-  if (T == 1 || load<u32>(tables) == 0) return;
-  // Work units per vector: 16 table entries (Re, Im) per input pair and stage.
-  const cv = chunk_rows(ctrl, T - 1, 16 * m * S, 1);
-  if (cv >= T - 1) {
-    prepare_vectors(x, rec, m, S, 1, T);
+  const tables = <usize>load<u32>(rec, 12), scales = <usize>load<u32>(rec, 8);
+  if (T == 1) {
+    const blocks = (((m + 1) >> 1) + 31) >> 5;
+    // Work units per block: 16 table entries (Re, Im) for each of 64 inputs and S stages.
+    const cb = chunk_rows(ctrl, blocks, 1024 * S, 1);
+    if (cb >= blocks) {
+      linear_codes_prepare(tables, x, scales, m, S, 1);
+      return;
+    }
+    store<u32>(tables, TABLE_LEVELS);
+    linear_codes_prepare(tables, x, scales, m, S, 0);
+    if (load<u32>(tables) == 0) return;
+    set_job_arg(ctrl, 0, <u32>x);
+    set_job_arg(ctrl, 1, <u32>rec);
+    set_job_arg(ctrl, 2, <u32>m);
+    set_job_arg(ctrl, 3, <u32>S);
+    parallel(ctrl, JOB_PREPARE_BLOCKS, blocks, cb);
     return;
   }
+  // Work units per vector: 16 table entries (Re, Im) per input pair and stage.
+  const cv = chunk_rows(ctrl, T, 16 * m * S, 1);
+  if (cv >= T) {
+    linear_codes_prepare(tables, x, scales, m, S, T);
+    return;
+  }
+  store<u32>(tables, TABLE_LEVELS);
+  linear_codes_prepare(tables, x, scales, m, S, 0);
+  if (load<u32>(tables) == 0) return;
   set_job_arg(ctrl, 0, <u32>x);
   set_job_arg(ctrl, 1, <u32>rec);
   set_job_arg(ctrl, 2, <u32>m);
   set_job_arg(ctrl, 3, <u32>S);
-  parallel(ctrl, JOB_PREPARE, T - 1, cv);
+  parallel(ctrl, JOB_PREPARE, T, cv);
 }
 
 /** Vectors [t0, t1) of linear_prepare's tables (one thread's share). */
@@ -202,8 +224,11 @@ export function run_chunk(ctrl: usize, kind: i32, i: i32): void {
     linear_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3),
       <i32>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), r0, r1);
   } else if (kind == JOB_PREPARE) {
-    // Chunk rows are vectors 1 .. T − 1 (vector 0 is built before the job).
-    prepare_vectors(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <i32>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3), r0 + 1, r1 + 1);
+    prepare_vectors(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <i32>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3), r0, r1);
+  } else if (kind == JOB_PREPARE_BLOCKS) {
+    const rec = <usize>job_arg(ctrl, 1);
+    cmatvec_prepare_blocks(<usize>load<u32>(rec, 12), <usize>job_arg(ctrl, 0), <usize>load<u32>(rec, 8), <i32>job_arg(ctrl, 2),
+      <i32>job_arg(ctrl, 3), TABLE_LEVELS, r0, r1);
   } else if (kind == JOB_ATTENTION) {
     attention_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <usize>job_arg(ctrl, 3),
       <usize>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), <i32>job_arg(ctrl, 7), <i32>job_arg(ctrl, 8),
