@@ -63,7 +63,7 @@ if (flag('--child')) {
   writeFileSync(opt('--logits', ''), new Uint8Array(logits.buffer));
   const r = await model.complete(PROMPT, { temperature: 0, maxTokens: 8, stopAtEos: false });
   console.log(JSON.stringify({
-    ok: true, contextLength: model.contextLength, kvType: model.kvType, memoryBytes: model.memoryBytes, loadSeconds, firstStepMs,
+    ok: true, contextLength: model.contextLength, kvType: model.kvType, memoryBytes: model.memoryBytes, threads: model.threads, loadSeconds, firstStepMs,
     tokens: r.tokens, timings: r.timings, usage: r.usage, peakRssBytes: process.resourceUsage().maxRSS * 1024,
   }));
   process.exit(0);
@@ -272,7 +272,7 @@ try {
   const mem = r.memoryBytes;
   console.log(`  context ${r.contextLength}, KV cache ${r.kvType}`);
   console.log(`  memory: weights ${gib(mem.weights)}, KV cache ${gib(mem.kvCache)}, scratch ${(mem.scratch / 2 ** 20).toFixed(2)} MiB, total ${gib(mem.total)} of ${gib(WASM_MAX_BYTES)}`);
-  console.log(`  load ${r.loadSeconds.toFixed(1)} s; first step ${(r.firstStepMs / 1000).toFixed(2)} s; prompt ${r.usage.evaluatedPromptTokens} tokens at ${r.timings.promptTokensPerSecond.toFixed(3)} tok/s; decode ${r.usage.completionTokens} tokens at ${r.timings.generateTokensPerSecond.toFixed(3)} tok/s (${(r.timings.generateMs / r.usage.completionTokens / 1000).toFixed(2)} s/token)`);
+  console.log(`  load ${r.loadSeconds.toFixed(1)} s; first step ${(r.firstStepMs / 1000).toFixed(2)} s; prompt ${r.usage.evaluatedPromptTokens} tokens at ${r.timings.promptTokensPerSecond.toFixed(3)} tok/s; decode ${r.usage.completionTokens} tokens at ${r.timings.generateTokensPerSecond.toFixed(3)} tok/s (${(r.timings.generateMs / r.usage.completionTokens / 1000).toFixed(2)} s/token) on ${r.threads} thread(s)`);
   console.log(`  greedy tokens ${JSON.stringify(r.tokens)}; process peak RSS ${(r.peakRssBytes / GiB).toFixed(3)} GiB; load average before ${loadBefore.toFixed(2)}`);
 
   // ---- context 4096: must be refused with the needed size and the largest context that fits ----
@@ -297,11 +297,11 @@ try {
       loadSeconds: Number(r.loadSeconds.toFixed(2)), firstStepSeconds: Number((r.firstStepMs / 1000).toFixed(3)),
       prompt: PROMPT, promptTokensPerSecond: Number(r.timings.promptTokensPerSecond.toFixed(4)),
       decodeTokens: r.usage.completionTokens, decodeTokensPerSecond: Number(r.timings.generateTokensPerSecond.toFixed(4)),
-      greedyTokens: r.tokens, peakRssBytes: r.peakRssBytes, loadAverageBefore: Number(loadBefore.toFixed(2)),
+      greedyTokens: r.tokens, threads: r.threads, peakRssBytes: r.peakRssBytes, loadAverageBefore: Number(loadBefore.toFixed(2)),
       check: { what: `logits of token ${PROMPT[0]} at position 0 vs a float64 reference from the file`, maxAbsDiff: worst, maxAbsLogit: maxAbs, relBound: MAX_REL_LOGIT_ERR, argmax: a, ok: checkOk },
     },
     ctx4096: { refused: !r4.ok, code: r4.code, message: r4.message, largestContextThatFits: largest },
-    kernels: 'current (unoptimized) kernels; decode speed reported, not judged',
+    kernels: 'the kernels of the commit this was run at (default threads: one per core); decode speed reported, not judged',
   };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/size-7b.json'), JSON.stringify(result, null, 2) + '\n');
