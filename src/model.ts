@@ -98,7 +98,11 @@ export class Model {
       if (opts.contextLength !== undefined && (!Number.isInteger(opts.contextLength) || opts.contextLength < 1)) {
         throw new OptionError('contextLength', `is ${opts.contextLength}, expected a positive integer`);
       }
-      const ctx = Math.min(opts.contextLength ?? header.config.contextLength, header.config.contextLength);
+      if (opts.contextLength !== undefined && opts.contextLength > header.config.contextLength) {
+        // Positions past the trained context would give unreliable output: refuse rather than cap silently.
+        throw new OptionError('contextLength', `is ${opts.contextLength}, more than this model's context length ${header.config.contextLength} (${src.name})`);
+      }
+      const ctx = opts.contextLength ?? header.config.contextLength;
 
       // 2. Plan memory (fails before allocating when it does not fit), then grow once.
       const module = await compileWasm(wasm);

@@ -138,6 +138,8 @@ s('a context that cannot fit in 4 GiB says what is needed and what fits', async 
   // The tiny model's own context is 64; asking for more is clamped, so test the planner through a
   // big fake header instead: see memory-plan tests. Here: a bad contextLength value is named.
   try { await loadModel(good, { contextLength: 0 }); assert.unreachable(); } catch (e) { assert.match((e as Error).message, /contextLength/); }
+  // More than the model was trained for is refused, not silently capped.
+  try { await loadModel(good, { contextLength: 65 }); assert.unreachable(); } catch (e) { assert.match((e as Error).message, /contextLength: is 65, more than this model's context length 64/); }
 });
 
 s.run();

@@ -78,8 +78,10 @@ export async function runBench(a: Parsed): Promise<void> {
   }
   try {
     const promptLen = f.prompt as number, decodePrompt = f['decode-prompt'] as number, nGen = f.generate as number;
-    const ctx = Math.max(promptLen, decodePrompt + nGen) + 1;
-    const model = await loadModel(file, { contextLength: Math.min(ctx, (f.ctx as number | undefined) ?? ctx), threads: f.threads as number | undefined });
+    const header = readModelHeaderFromFile(file);
+    const ctx = Math.min(Math.max(promptLen, decodePrompt + nGen) + 1, (f.ctx as number | undefined) ?? header.config.contextLength, header.config.contextLength);
+    if (promptLen > ctx || decodePrompt + nGen > ctx) throw new Fairy2iError('option', `--prompt ${promptLen} / --decode-prompt ${decodePrompt} + --generate ${nGen} do not fit in a context of ${ctx}`);
+    const model = await loadModel(file, { contextLength: ctx, threads: f.threads as number | undefined });
     const V = model.config.vocabSize;
     const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + seed * 104729) % (V - 3)));
     // Prefill: a fresh window of promptLen tokens.
@@ -90,7 +92,7 @@ export async function runBench(a: Parsed): Promise<void> {
     const r = await model.complete(ids(decodePrompt, 2), { temperature: 0, maxTokens: nGen, stopAtEos: false });
     const decode = r.timings.generateTokensPerSecond;
     const bw = await measureBandwidth();
-    const weightBytes = weightBytesPerToken(readModelHeaderFromFile(file));
+    const weightBytes = weightBytesPerToken(header);
     const out = {
       model: f.shape ? `synthetic ${f.shape} W${f.stages}` : file,
       file_mb: statSync(file).size / 1e6,
