@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { convert } from '../src/node/convert.ts';
 import { loadModel } from '../src/node.ts';
 import { tempDir } from './fixtures.ts';
+import { compareLogits } from './runtimes/compare.mjs';
 import { manifest, readF32, sharedPath, sharedSuite } from './shared.ts';
 
 const MAX_REL_LOGIT_ERR = 1e-3;
@@ -31,22 +32,9 @@ async function fileFor(key: string, src: string, stages: number, keepLmHeadFloat
   return out;
 }
 
-function compareLogits(what: string, ours: Float32Array, golden: Float32Array, V: number) {
-  assert.is(ours.length, golden.length, `${what}: shape`);
-  const T = golden.length / V;
-  assert.ok(T > 0, `${what}: empty golden`);
-  for (let t = 0; t < T; t++) {
-    let maxAbs = 0, worst = 0, a = 0, b = 0;
-    for (let i = 0; i < V; i++) {
-      const o = ours[t * V + i], g = golden[t * V + i];
-      maxAbs = Math.max(maxAbs, Math.abs(g));
-      worst = Math.max(worst, Math.abs(o - g));
-      if (o > ours[t * V + a]) a = i;
-      if (g > golden[t * V + b]) b = i;
-    }
-    assert.ok(worst <= MAX_REL_LOGIT_ERR * maxAbs, `${what} position ${t}: max |Δ| ${worst} > ${MAX_REL_LOGIT_ERR} × ${maxAbs}`);
-    assert.is(a, b, `${what} position ${t}: arg-max ${a}, golden ${b}`);
-  }
+function assertLogits(what: string, ours: Float32Array, golden: Float32Array, V: number) {
+  const { problems } = compareLogits(what, ours, golden, V, MAX_REL_LOGIT_ERR);
+  assert.equal(problems.slice(0, 5), [], `${problems.length} positions fail`);
 }
 
 const stories = sharedSuite('engine: stories260K against the goldens');
@@ -60,7 +48,7 @@ for (const [variant, spec] of Object.entries(VARIANTS)) {
       assert.ok(seqs.length > 0);
       for (const [name, l] of seqs) {
         const ids = manifest().stories260K.sequences[name].ids as number[];
-        compareLogits(`${variant}/${name}`, model.evaluate(ids), readF32(`golden/${l.file}`), 512);
+        assertLogits(`${variant}/${name}`, model.evaluate(ids), readF32(`golden/${l.file}`), 512);
       }
       for (const [name, gr] of Object.entries(g.greedy as Record<string, { prompt_ids: number[]; new_ids: number[] }>)) {
         const r = await model.complete(gr.prompt_ids, { temperature: 0, maxTokens: gr.new_ids.length, stopAtEos: false });
@@ -97,7 +85,7 @@ for (const v of ['fp', 'v1', 'v2', 'v3', 'v4']) {
     const model = await loadModel(await fileFor(`gqa-${v}`, 'models/tiny-gqa-hf', v === 'fp' ? 0 : Number(v[1])));
     try {
       assert.is(model.tokenizer, null, 'converted without a tokenizer');
-      compareLogits(`tiny-gqa/${v}`, model.evaluate(manifest().tiny_gqa.sequence.ids), readF32(`golden/${g.logits.file}`), 300);
+      assertLogits(`tiny-gqa/${v}`, model.evaluate(manifest().tiny_gqa.sequence.ids), readF32(`golden/${g.logits.file}`), 300);
       const r = await model.complete(g.greedy_from_bos.prompt_ids, { temperature: 0, maxTokens: g.greedy_from_bos.new_ids.length, stopAtEos: false });
       assert.equal(r.tokens, g.greedy_from_bos.new_ids);
     } finally {

@@ -1,7 +1,7 @@
 // The runtime-neutral golden check: the same code runs in Node, Deno, Bun (through golden-main.mjs)
-// and headless Chromium (through golden.html). Plain JavaScript with no imports of its own, so every
-// runtime loads it unchanged; the caller passes the library's loadModel, the model source and a way to
-// read files under ../shared/golden.
+// and headless Chromium (through golden.html). Plain JavaScript importing only its sibling compare.mjs,
+// so every runtime loads it unchanged; the caller passes the library's loadModel, the model source and a
+// way to read files under ../shared/golden.
 //
 // Criteria are those of test/engine.test.ts: on the golden story64 sequence, every position's
 // logits within 1e-3 × that position's max |logit| (the goldens are float64 forwards; ours is float32
@@ -11,6 +11,8 @@
 // With `loadOptions.threads` the model runs on worker threads (the caller lowers the split's
 // threshold so that even this tiny model's layers are split); the report says how many threads it
 // got and the notices it printed (one when workers cannot share memory).
+
+import { compareLogits } from './compare.mjs';
 
 export const MAX_REL_LOGIT_ERR = 1e-3;
 
@@ -45,24 +47,8 @@ export async function goldenCheck({ loadModel, model: source, readGolden, runtim
     t0 = now();
     const ours = model.evaluate(ids);
     report.timingsMs.logits = now() - t0;
-    let worstRatio = 0;
-    if (ours.length !== golden.length || golden.length !== ids.length * V) {
-      report.errors.push(`story64 logits: ${ours.length} values, golden has ${golden.length} (${ids.length} positions × vocab ${V})`);
-    } else {
-      for (let t = 0; t < ids.length; t++) {
-        let maxAbs = 0, worst = 0, a = 0, bb = 0;
-        for (let i = 0; i < V; i++) {
-          const o = ours[t * V + i], gv = golden[t * V + i];
-          maxAbs = Math.max(maxAbs, Math.abs(gv));
-          worst = Math.max(worst, Math.abs(o - gv));
-          if (o > ours[t * V + a]) a = i;
-          if (gv > golden[t * V + bb]) bb = i;
-        }
-        worstRatio = Math.max(worstRatio, worst / maxAbs);
-        if (!(worst <= MAX_REL_LOGIT_ERR * maxAbs)) report.errors.push(`story64 position ${t}: max |Δ| ${worst} > ${MAX_REL_LOGIT_ERR} × ${maxAbs}`);
-        if (a !== bb) report.errors.push(`story64 position ${t}: arg-max ${a}, golden ${bb}`);
-      }
-    }
+    const { worstRelErr: worstRatio, problems } = compareLogits('story64', ours, golden, V, MAX_REL_LOGIT_ERR);
+    report.errors.push(...problems);
     report.logits = { positions: ids.length, vocab: V, worstRelErr: worstRatio };
 
     // Greedy from BOS.
