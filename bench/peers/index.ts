@@ -7,6 +7,7 @@
 //
 // Options:
 //   --shapes tinyllama-1.1b,llama2-7b   shapes (default both)
+//   --engines ours,wllama               engines (default both)
 //   --types TQ2_0,TQ1_0,Q2_K            llama.cpp types (default all three)
 //   --threads 1,2                       thread counts (default 1 and navigator.hardwareConcurrency)
 //   --prompt N --decode-prompt N --generate N
@@ -16,7 +17,8 @@
 //   --ours REF|worktree                 our engine built from git REF (default HEAD: exported to the
 //                                       temp dir and built there), or dist/ and build/ as they lie
 //   --wllama DIR                        another unpacked @wllama/wllama (default node_modules')
-//   --out FILE                          default bench/results/peers.json
+//   --out FILE                          default bench/results/peers.json; rows of an earlier run for
+//                                       the engines, types and thread counts not measured now are kept
 //   --keep                              keep the temp dir (model files) afterwards
 // Every step has a timeout; the browser is always closed and the temp dir removed.
 
@@ -39,13 +41,15 @@ const opt = (name: string): string | undefined => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const KNOWN = new Set(['shapes', 'types', 'threads', 'prompt', 'decode-prompt', 'generate', 'quick', 'ours', 'wllama', 'out', 'keep']);
+const KNOWN = new Set(['shapes', 'engines', 'types', 'threads', 'prompt', 'decode-prompt', 'generate', 'quick', 'ours', 'wllama', 'out', 'keep']);
 for (const a of argv) if (a.startsWith('--') && !KNOWN.has(a.slice(2))) throw new Error(`unknown option ${a} (known: ${[...KNOWN].map((k) => `--${k}`).join(' ')})`);
 
 const shapes = (opt('shapes') ?? 'tinyllama-1.1b,llama2-7b').split(',') as ShapeName[];
 for (const s of shapes) if (!(s in SHAPES)) throw new Error(`--shapes: unknown shape ${s} (known: ${Object.keys(SHAPES).join(', ')})`);
 const types = (opt('types') ?? 'TQ2_0,TQ1_0,Q2_K').split(',') as QuantName[];
 for (const t of types) if (!(t in QUANTS)) throw new Error(`--types: unknown type ${t} (known: ${Object.keys(QUANTS).join(', ')})`);
+const engineNames = (opt('engines') ?? 'ours,wllama').split(',');
+for (const e of engineNames) if (e !== 'ours' && e !== 'wllama') throw new Error(`--engines: unknown engine ${e} (known: ours, wllama)`);
 const quick = flag('quick');
 const num = (name: string) => (opt(name) === undefined ? undefined : Number(opt(name)));
 function lengths(shape: ShapeName) {
@@ -81,7 +85,7 @@ function prepareOurs(tmp: string): { root: string; source: string } {
 }
 
 interface Row {
-  shape: ShapeName; engine: 'ours' | 'wllama'; type: string; threadsAsked: number; threads?: number; fileMb: number;
+  shape: ShapeName; engine: 'ours' | 'wllama'; type: string; threadsAsked: number; threads?: number; fileMb: number; date: string;
   prefill?: { n: number; tokS: number; wallMs: number }; decode?: { promptN: number; n: number; tokS: number; wallMs: number; sample?: unknown };
   loadMs?: number; check?: { ok: boolean; [k: string]: unknown }; error?: string; note?: string;
   /** 1, 5 and 15 minute load averages before and after (the machine is shared). */
@@ -97,7 +101,7 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'fairy2i-peers-'));
   let browser: any = null;
   let server: { origin: string; close: () => Promise<void> } | null = null;
-  const rows: Row[] = [];
+  let rows: Row[] = [];
   let pageInfo: any = null;
   let ours: { root: string; source: string } | null = null;
   const cleanup = async () => {
@@ -152,35 +156,42 @@ async function main() {
       const ctx = Math.max(L.prefill, L.decodePrompt + L.generate) + 16;
       log(`\n== ${shape} (${paramsB.toFixed(2)} B parameters): prefill ${L.prefill} tokens; decode ${L.generate} after ${L.decodePrompt}; context ${ctx}`);
       const engines: { engine: 'ours' | 'wllama'; type: string; write: (f: string) => void }[] = [
-        { engine: 'ours', type: 'W2', write: (f) => writeSyntheticModel(f, shape, 2) },
-        ...types.map((t) => ({ engine: 'wllama' as const, type: t, write: (f: string) => writeLlamaGguf(f, shape, t) })),
+        ...(engineNames.includes('ours') ? [{ engine: 'ours' as const, type: 'W2', write: (f: string) => writeSyntheticModel(f, shape, 2) }] : []),
+        ...(engineNames.includes('wllama') ? types : []).map((t) => ({ engine: 'wllama' as const, type: t, write: (f: string) => writeLlamaGguf(f, shape, t) })),
       ];
+      // All files first, then each thread count runs every engine in turn: figures compared with
+      // each other are measured close together in time (the machine may be shared).
+      const files = new Map<string, { name: string; file: string; fileMb: number }>();
       for (const e of engines) {
         const name = `${shape}-${e.type}.gguf`;
         const file = join(models, name);
-        let t0 = performance.now();
+        const t0 = performance.now();
         e.write(file);
         const fileMb = statSync(file).size / 1e6;
+        files.set(e.type, { name, file, fileMb });
         log(`${e.engine} ${e.type}: wrote ${name} (${fileMb.toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        for (const threads of threadCounts) {
-          const row: Row = { shape, engine: e.engine, type: e.type, threadsAsked: threads, fileMb, loadavg: loadavg() };
+      }
+      for (const threads of threadCounts) {
+        log(`-- ${threads} thread(s)`);
+        for (const e of engines) {
+          const { name, fileMb } = files.get(e.type)!;
+          const row: Row = { shape, engine: e.engine, type: e.type, threadsAsked: threads, fileMb, date: new Date().toISOString(), loadavg: loadavg() };
           // A build of ours without threads runs single-threaded whatever is asked: measured once.
           const same = rows.find((r) => r.shape === shape && r.engine === e.engine && r.type === e.type && !r.error && r.threads === 1 && r.note?.includes('no threads option'));
           if (same && threads > 1) {
             rows.push({ ...same, threadsAsked: threads, note: `${same.note} (the ${same.threadsAsked}-thread run's figures)` });
-            log(`  ${threads} thread(s) asked: this build of ours is single-threaded; its ${same.threadsAsked}-thread figures stand`);
+            log(`  ours ${e.type}: ${threads} thread(s) asked: this build of ours is single-threaded; its ${same.threadsAsked}-thread figures stand`);
             continue;
           }
           rows.push(row);
           const step = <T>(what: string, ms: number, fn: () => Promise<T>) => withTimeout(fn(), ms, `${shape} ${e.engine} ${e.type} ${threads}t ${what}`);
           try {
-            t0 = performance.now();
             const ld: any = await step('load', 300_000 + 20 * perToken, () => page.evaluate((a: any) => (globalThis as any).peers.load(a), { engine: e.engine, url: `/models/${name}`, threads, ctx }));
             row.loadMs = ld.loadMs;
             row.threads = ld.threads;
             if (e.engine === 'ours' && !ld.threadsOption) row.note = 'this build of ours has no threads option: single-threaded';
             else if (ld.threads !== threads) row.note = `asked ${threads} threads, used ${ld.threads}`;
-            log(`  ${threads} thread(s) asked, ${ld.threads} used: loaded in ${(ld.loadMs / 1000).toFixed(1)} s (+ warm-up ${(ld.warmMs / 1000).toFixed(1)} s)`);
+            log(`  ${e.engine} ${e.type}: ${threads} thread(s) asked, ${ld.threads} used: loaded in ${(ld.loadMs / 1000).toFixed(1)} s (+ warm-up ${(ld.warmMs / 1000).toFixed(1)} s)`);
             row.prefill = await step('prefill', 60_000 + L.prefill * perToken, () => page.evaluate((n: number) => (globalThis as any).peers.prefill(n), L.prefill));
             log(`    prefill ${row.prefill!.tokS.toFixed(2)} tok/s`);
             row.decode = await step('decode', 60_000 + (L.decodePrompt + L.generate) * perToken, () => page.evaluate(([p, g]: number[]) => (globalThis as any).peers.decode(p, g), [L.decodePrompt, L.generate]));
@@ -196,21 +207,29 @@ async function main() {
           row.loadavgEnd = loadavg();
           pageLog.length = 0;
         }
-        rmSync(file, { force: true });
       }
+      for (const { file } of files.values()) rmSync(file, { force: true });
     }
   } finally {
     await cleanup();
   }
 
-  // --- Table and ratios ---------------------------------------------------------------------------
+  // --- Table and ratios, over this run's rows and an earlier run's rows not measured again ---------
+  let earlier: any = null;
+  try { earlier = JSON.parse(readFileSync(outFile, 'utf8')); } catch { /* none yet */ }
+  const key = (r: Row) => `${r.shape} ${r.engine} ${r.type} ${r.threadsAsked}`;
+  const now = new Set(rows.map(key));
+  const kept: Row[] = (earlier?.rows ?? []).filter((r: Row) => !now.has(key(r)));
+  const measured = rows;
+  rows = [...kept, ...measured].sort((a, b) => a.shape.localeCompare(b.shape) || a.threadsAsked - b.threadsAsked || (a.engine === 'ours' ? -1 : b.engine === 'ours' ? 1 : 0));
+  const allShapes = [...new Set(rows.map((r) => r.shape))];
   const fmt = (x: number | undefined, w = 8, d = 2) => (x === undefined ? '—'.padStart(w) : x.toFixed(d).padStart(w));
   console.log(`\n${'shape'.padEnd(15)} ${'engine'.padEnd(13)} thr  ${'prefill tok/s'.padStart(13)} ${'decode tok/s'.padStart(12)}  file MB  note`);
   for (const r of rows) {
     console.log(`${r.shape.padEnd(15)} ${`${r.engine} ${r.type}`.padEnd(13)} ${String(r.threads ?? r.threadsAsked).padStart(3)}  ${fmt(r.prefill?.tokS, 13)} ${fmt(r.decode?.tokS, 12)}  ${fmt(r.fileMb, 7, 0)}  ${r.error ? `FAILED: ${r.error.slice(0, 80)}` : r.check && !r.check.ok ? 'CHECK FAILED' : (r.note ?? '')}`);
   }
   const ratios: Record<string, unknown>[] = [];
-  for (const shape of shapes) for (const t of [...new Set(rows.map((r) => r.threadsAsked))]) {
+  for (const shape of allShapes) for (const t of [...new Set(rows.map((r) => r.threadsAsked))]) {
     const mine = rows.find((r) => r.shape === shape && r.engine === 'ours' && r.threadsAsked === t);
     const theirs = rows.filter((r) => r.shape === shape && r.engine === 'wllama' && r.threadsAsked === t && !r.error && r.check?.ok);
     for (const metric of ['prefill', 'decode'] as const) {
@@ -223,20 +242,15 @@ async function main() {
   console.log(`\nours ÷ theirs (their best 2-bit-class type at the same thread count):`);
   for (const r of ratios as any[]) console.log(`  ${r.shape.padEnd(15)} ${String(r.threads).padStart(2)} thread(s)${r.oursThreads !== r.threads ? ` (ours ${r.oursThreads})` : ''}  ${r.metric.padEnd(7)}  ${r.ours.toFixed(2).padStart(7)} / ${r.theirs.toFixed(2).padStart(7)} (${r.bestType.padEnd(5)}) = ${r.ratio.toFixed(2)}×`);
 
-  // One run per shape may write the same file: the shapes not measured now keep their earlier runs.
   const run = {
-    date: new Date().toISOString(), command: `npm run bench:peers --${argv.length ? ' ' + argv.join(' ') : ''}`, shapes,
+    date: new Date().toISOString(), command: `npm run bench:peers --${argv.length ? ' ' + argv.join(' ') : ''}`, rows: measured.length,
     chromium: chrome.version, page: pageInfo, wllama: { version: wpkg.version, llamaCpp: libllama, wasmSha256: sha(wasmFile) },
     ours: { source: ours?.source }, lengths: Object.fromEntries(shapes.map((s) => [s, lengths(s)])),
   };
-  let earlier: any = null;
-  try { earlier = JSON.parse(readFileSync(outFile, 'utf8')); } catch { /* none yet */ }
-  const other = (r: { shape: string }) => !shapes.includes(r.shape as ShapeName);
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, JSON.stringify({
-    note: 'Random weights in real LLaMA shapes; F16 token embeddings (ours and theirs); every linear layer and the output in the type named. See bench/peers/index.ts.',
-    runs: [...(earlier?.runs ?? []).filter((r: any) => r.shapes?.some((s: ShapeName) => !shapes.includes(s))), run],
-    rows: [...(earlier?.rows ?? []).filter(other), ...rows], ratios: [...(earlier?.ratios ?? []).filter(other), ...ratios],
+    note: 'Random weights in real LLaMA shapes; F16 token embeddings (ours and theirs); every linear layer and the output in the type named. Each row has its run date and the load averages before and after (the machine may be shared). See bench/peers/index.ts.',
+    runs: [...(kept.length ? (earlier?.runs ?? []) : []), run], rows, ratios,
   }, null, 1) + '\n');
   log(`\nwrote ${outFile}`);
 }
