@@ -17,6 +17,7 @@ import { loadModel, toSource, wasmModule } from '../src/node.ts';
 import { nodeThreads } from '../src/node/threads.ts';
 import { NODE_WORKER_SOURCE, threadTuning, type ThreadPlatform, type WorkerMessage } from '../src/threads.ts';
 import { tempDir } from './fixtures.ts';
+import { compareLogits } from './runtimes/compare.mjs';
 import { manifest, sharedPath, sharedSuite } from './shared.ts';
 
 /** Batched vs token-by-token: float32 with other summation orders, far below the goldens' 1e-3. */
@@ -116,19 +117,8 @@ const batch = sharedSuite('prefill: batched forward passes match token-by-token 
 batch.before(splitEverything);
 batch.after(restore);
 function compare(what: string, got: Float32Array, want: Float32Array, V: number) {
-  assert.is(got.length, want.length, `${what}: length`);
-  for (let t = 0; t < want.length / V; t++) {
-    let maxAbs = 0, worst = 0, a = 0, b = 0;
-    for (let i = 0; i < V; i++) {
-      const g = got[t * V + i], w = want[t * V + i];
-      maxAbs = Math.max(maxAbs, Math.abs(w));
-      worst = Math.max(worst, Math.abs(g - w));
-      if (g > got[t * V + a]) a = i;
-      if (w > want[t * V + b]) b = i;
-    }
-    assert.ok(worst <= MAX_REL_BATCH_ERR * maxAbs, `${what} position ${t}: max |Δ| ${worst} > ${MAX_REL_BATCH_ERR} × ${maxAbs}`);
-    assert.is(a, b, `${what} position ${t}: arg-max`);
-  }
+  const { problems } = compareLogits(what, got, want, V, MAX_REL_BATCH_ERR);
+  assert.equal(problems.slice(0, 5), [], `${problems.length} positions fail`);
 }
 for (const [name, file] of Object.entries(MODELS)) {
   batch(`${name}: evaluate (batches of 64, 64 and the rest) and prefill from a cached prefix vs step`, async () => {
