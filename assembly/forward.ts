@@ -93,27 +93,11 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
   if (load<u32>(rec) != LIN_CODES) return;
   const m = inp >> 1;
   const tables = <usize>load<u32>(rec, 12), scales = <usize>load<u32>(rec, 8);
-  if (T == 1) {
-    const blocks = (((m + 1) >> 1) + 31) >> 5;
-    // Work units per block: 16 table entries (Re, Im) for each of 64 inputs and S stages.
-    const cb = chunk_rows(ctrl, blocks, 1024 * S, 1);
-    if (cb >= blocks) {
-      linear_codes_prepare(tables, x, scales, m, S, 1);
-      return;
-    }
-    store<u32>(tables, TABLE_LEVELS);
-    linear_codes_prepare(tables, x, scales, m, S, 0);
-    if (load<u32>(tables) == 0) return;
-    set_job_arg(ctrl, 0, <u32>x);
-    set_job_arg(ctrl, 1, <u32>rec);
-    set_job_arg(ctrl, 2, <u32>m);
-    set_job_arg(ctrl, 3, <u32>S);
-    parallel(ctrl, JOB_PREPARE_BLOCKS, blocks, cb);
-    return;
-  }
-  // Work units per vector: 16 table entries (Re, Im) per input pair and stage.
-  const cv = chunk_rows(ctrl, T, 16 * m * S, 1);
-  if (cv >= T) {
+  // Decode splits its one vector by 64-input blocks (work per block: 16 table entries (Re, Im) for each
+  // of 64 inputs and S stages); a batch splits by whole vectors (16 entries per input pair and stage).
+  const units = T == 1 ? (((m + 1) >> 1) + 31) >> 5 : T;
+  const chunk = chunk_rows(ctrl, units, T == 1 ? 1024 * S : 16 * m * S, 1);
+  if (chunk >= units) {
     linear_codes_prepare(tables, x, scales, m, S, T);
     return;
   }
@@ -124,7 +108,7 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
   set_job_arg(ctrl, 1, <u32>rec);
   set_job_arg(ctrl, 2, <u32>m);
   set_job_arg(ctrl, 3, <u32>S);
-  parallel(ctrl, JOB_PREPARE, T, cv);
+  parallel(ctrl, T == 1 ? JOB_PREPARE_BLOCKS : JOB_PREPARE, units, chunk);
 }
 
 /** Vectors [t0, t1) of linear_prepare's tables (one thread's share). */
