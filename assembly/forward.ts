@@ -67,6 +67,8 @@ const JOB_ATTENTION: i32 = 3;
 const JOB_PREPARE: i32 = 4; // a batch's tables, by whole vectors
 const JOB_PREPARE_BLOCKS: i32 = 5; // one vector's tables, by blocks of 64 inputs
 
+/** Rows a thread's share of a quantized linear is a multiple of (cmatvec.ts: GROUP_TILES · TILE). */
+const CODE_ROWS_ALIGN: i32 = 64;
 /** Table levels linear_codes_prepare builds (cmatvec.ts): the stride of one input vector's tables. */
 const TABLE_LEVELS: i32 = 3;
 
@@ -145,7 +147,9 @@ function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32,
   const codes = load<u32>(rec) == LIN_CODES;
   const rows = codes ? out >> 1 : out;
   // Work units: additions per row (per complex row: m inputs × 2S planes = inp · S).
-  const cr = chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, 16); // codes: whole 16-row tiles (cmatvec.ts)
+  // Codes: whole groups of 4 tiles of 16 rows (cmatvec.ts GROUP_TILES × TILE): the kernel streams
+  // each input vector's tables once per group, so smaller chunks would multiply that traffic.
+  const cr = chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, codes ? CODE_ROWS_ALIGN : 16);
   if (cr >= rows) {
     linear_rows(y, x, rec, out, inp, S, T, 0, rows);
     return;

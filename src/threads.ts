@@ -70,8 +70,8 @@ const start = async ({ module, memory, ctrl, tid }, post) => {
   } catch (e) {
     if (running) {
       const i = new Int32Array(memory.buffer);
-      Atomics.store(i, (ctrl + ${C_ERROR}) >> 2, 1);
-      Atomics.notify(i, (ctrl + ${C_DONE}) >> 2);
+      Atomics.store(i, (ctrl + ${C_ERROR}) >>> 2, 1);
+      Atomics.notify(i, (ctrl + ${C_DONE}) >>> 2);
     }
     post({ error: String((e && e.stack) || e) });
   }
@@ -108,10 +108,10 @@ export class ThreadPool {
     if (why) return why;
     const memory = ex.memory;
     const i32 = new Int32Array(memory.buffer);
-    i32[(ctrl + C_THREADS) >> 2] = threads;
-    i32[(ctrl + C_POSTER_BLOCKS) >> 2] = posterMayBlock(i32, ctrl) ? 1 : 0;
-    i32[(ctrl + C_MIN_WORK) >> 2] = Math.max(0, Math.min(2 ** 31 - 1, Math.round(threadTuning.minChunkWork)));
-    i32[(ctrl + C_SPIN) >> 2] = Math.max(0, Math.min(2 ** 31 - 1, Math.round(threadTuning.spin)));
+    i32[(ctrl + C_THREADS) >>> 2] = threads;
+    i32[(ctrl + C_POSTER_BLOCKS) >>> 2] = posterMayBlock(i32, ctrl) ? 1 : 0;
+    i32[(ctrl + C_MIN_WORK) >>> 2] = Math.max(0, Math.min(2 ** 31 - 1, Math.round(threadTuning.minChunkWork)));
+    i32[(ctrl + C_SPIN) >>> 2] = Math.max(0, Math.min(2 ** 31 - 1, Math.round(threadTuning.spin)));
     const workers: WorkerHandle[] = [];
     const ready: Promise<void>[] = [];
     const stopAll = () => {
@@ -136,7 +136,7 @@ export class ThreadPool {
       }
     } catch (e) {
       stopAll();
-      i32.fill(0, ctrl >> 2, (ctrl + 256) >> 2);
+      i32.fill(0, ctrl >>> 2, (ctrl + 256) >>> 2);
       const msg = e instanceof Error ? e.message : String(e);
       return `a worker thread did not start (${msg.split('\n')[0]})`;
     }
@@ -155,7 +155,7 @@ export class ThreadPool {
 /** Whether this thread may block in Atomics.wait (a browser's main thread may not). */
 function posterMayBlock(i32: Int32Array, ctrl: number): boolean {
   try {
-    Atomics.wait(i32, (ctrl + C_DONE) >> 2, 1, 0); // the word is 0: returns "not-equal" at once
+    Atomics.wait(i32, (ctrl + C_DONE) >>> 2, 1, 0); // the word is 0: returns "not-equal" at once
     return true;
   } catch {
     return false;

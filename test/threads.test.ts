@@ -16,7 +16,7 @@ import { convert } from '../src/node/convert.ts';
 import { loadModel, toSource, wasmModule } from '../src/node.ts';
 import { nodeThreads } from '../src/node/threads.ts';
 import { NODE_WORKER_SOURCE, threadTuning, type ThreadPlatform, type WorkerMessage } from '../src/threads.ts';
-import { tempDir } from './fixtures.ts';
+import { tempDir, writeTinyCheckpoint } from './fixtures.ts';
 import { compareLogits } from './runtimes/compare.mjs';
 import { manifest, sharedPath, sharedSuite } from './shared.ts';
 
@@ -304,6 +304,35 @@ pool('the CLI takes --threads', async () => {
   const bad = run('0');
   assert.is(bad.status, 2);
   assert.match(bad.stderr, /--threads/);
+});
+
+pool('the control block above 2 GiB (a long context): the workers still take part', async () => {
+  // TINY with a 2^24-token f16 KV cache (2 GiB) puts the scratch, and so the control block, above
+  // 2^31, where a signed JavaScript shift (>> 2) would give a negative index and quietly leave the
+  // pool's configuration unwritten (1 thread in effect).
+  const src = writeTinyCheckpoint(join(dir, 'long-ctx'), { config: { max_position_embeddings: 1 << 24 } });
+  const f = join(dir, 'long-ctx.gguf');
+  await convert(src, { output: f, stages: 2, quiet: true });
+  splitEverything();
+  try {
+    const one = await loadModel(f, { threads: 1, kvCache: 'f16' });
+    const want = one.evaluate([1, 2, 3, 4, 5]);
+    one.dispose();
+    const model = await loadModel(f, { threads: 2, kvCache: 'f16' });
+    try {
+      const internals = model as unknown as { plan: { scratch: { ctrl: number } }; ex: { memory: WebAssembly.Memory } };
+      const ctrl = internals.plan.scratch.ctrl;
+      assert.ok(ctrl > 2 ** 31, `control block at ${ctrl}`);
+      const words = new Uint32Array(internals.ex.memory.buffer, ctrl, 64);
+      assert.is(words[192 / 4], 2, 'threads in the control block');
+      assert.ok(sameBits(model.evaluate([1, 2, 3, 4, 5]), want));
+      assert.ok(words[1] > 0, 'jobs were posted (the job word\'s epoch)');
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    restore();
+  }
 });
 
 pool.run();
