@@ -47,6 +47,20 @@ export function rope_table(cos_out: usize, sin_out: usize, head_dim: i32, pos: i
   }
 }
 
+/** Scalar rotation of pairs t0 .. t1−1 of one head at p: the SIMD loop's tail and the whole _ref. */
+// @ts-ignore: decorator
+@inline function rotate_pairs(p: usize, hoff: usize, cos: usize, sin: usize, t0: i32, t1: i32): void {
+  for (let t = t0; t < t1; t++) {
+    const o = <usize>t << 2;
+    const x0 = load<f32>(p + o);
+    const x1 = load<f32>(p + hoff + o);
+    const c = load<f32>(cos + o);
+    const s = load<f32>(sin + o);
+    store<f32>(p + o, x0 * c - x1 * s);
+    store<f32>(p + hoff + o, x0 * s + x1 * c);
+  }
+}
+
 export function rope_apply(x: usize, cos: usize, sin: usize, n_heads: i32, head_dim: i32): void {
   // x f32 (n_heads, head_dim) rotated in place, cos/sin f32 (head_dim/2,) from rope_table
   const half = head_dim >> 1;
@@ -63,15 +77,7 @@ export function rope_apply(x: usize, cos: usize, sin: usize, n_heads: i32, head_
       v128.store(p + o, f32x4.sub(f32x4.mul(x0, c), f32x4.mul(x1, s)));
       v128.store(p + hoff + o, f32x4.add(f32x4.mul(x0, s), f32x4.mul(x1, c)));
     }
-    for (; t < half; t++) {
-      const o = <usize>t << 2;
-      const x0 = load<f32>(p + o);
-      const x1 = load<f32>(p + hoff + o);
-      const c = load<f32>(cos + o);
-      const s = load<f32>(sin + o);
-      store<f32>(p + o, x0 * c - x1 * s);
-      store<f32>(p + hoff + o, x0 * s + x1 * c);
-    }
+    rotate_pairs(p, hoff, cos, sin, t, half);
   }
 }
 
@@ -80,15 +86,6 @@ export function rope_apply_ref(x: usize, cos: usize, sin: usize, n_heads: i32, h
   const half = head_dim >> 1;
   const hoff = <usize>half << 2;
   for (let h = 0; h < n_heads; h++) {
-    const p = x + <usize>h * (<usize>head_dim << 2);
-    for (let t = 0; t < half; t++) {
-      const o = <usize>t << 2;
-      const x0 = load<f32>(p + o);
-      const x1 = load<f32>(p + hoff + o);
-      const c = load<f32>(cos + o);
-      const s = load<f32>(sin + o);
-      store<f32>(p + o, x0 * c - x1 * s);
-      store<f32>(p + hoff + o, x0 * s + x1 * c);
-    }
+    rotate_pairs(x + <usize>h * (<usize>head_dim << 2), hoff, cos, sin, 0, half);
   }
 }

@@ -7,7 +7,7 @@ import { Template } from '@huggingface/jinja';
 import { Fairy2iError, OptionError } from './errors.js';
 import { generateTokens, type Commit, type GenerateOptions, type GenerationStream } from './generate.js';
 import type { Model } from './model.js';
-import { Tokenizer as Tok, TokenType, type Tokenizer } from './tokenizer.js';
+import { Tokenizer as Tok, TokenType, type Tokenizer, type TokenizerVocab } from './tokenizer.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -59,9 +59,7 @@ export function renderChat(format: ChatFormat, messages: ChatMessage[], tokenize
 
 /** Encodes text in which control pieces (e.g. "<s>", "</s>") written literally stand for their ids. */
 export function encodeWithControls(tokenizer: Tokenizer, text: string): number[] {
-  const controls: [string, number][] = [];
-  tokenizer.vocab.types.forEach((t, id) => { if (t === TokenType.CONTROL) controls.push([tokenizer.piece(id), id]); });
-  controls.sort((a, b) => b[0].length - a[0].length);
+  const controls = controlPieces(tokenizer.vocab);
   const ids: number[] = [];
   let rest = text;
   while (rest.length) {
@@ -77,6 +75,19 @@ export function encodeWithControls(tokenizer: Tokenizer, text: string): number[]
     rest = rest.slice(at + hit[0].length);
   }
   return ids;
+}
+
+/** Control pieces, longest first, per vocabulary (a 32000-entry scan is not redone every turn). */
+const controlsOf = new WeakMap<TokenizerVocab, [string, number][]>();
+function controlPieces(vocab: TokenizerVocab): [string, number][] {
+  let c = controlsOf.get(vocab);
+  if (!c) {
+    c = [];
+    vocab.types.forEach((t, id) => { if (t === TokenType.CONTROL) c!.push([vocab.tokens[id], id]); });
+    c.sort((a, b) => b[0].length - a[0].length);
+    controlsOf.set(vocab, c);
+  }
+  return c;
 }
 
 export class ChatSession {

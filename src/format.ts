@@ -323,6 +323,19 @@ function readVocab(md: Metadata, file: string, vocabSize: number): TokenizerVoca
   };
 }
 
+/**
+ * A file converted from a checkpoint without a tokenizer carries a placeholder vocabulary of unused
+ * pieces (GGUF token type 5): it takes token ids only.
+ */
+export function placeholderVocab(size: number): TokenizerVocab {
+  const tokens = Array.from({ length: size }, (_, i) => `<unused${i}>`);
+  return { tokens, scores: new Float32Array(size), types: new Int32Array(size).fill(5), bosId: Math.min(1, size - 1), eosId: Math.min(2, size - 1), unkId: 0, addBos: true, addEos: false, addSpacePrefix: true, removeExtraWhitespaces: false };
+}
+
+export function isPlaceholderVocab(v: TokenizerVocab): boolean {
+  return v.types.every((t) => t === 5);
+}
+
 /** Bits per real weight of the linear layers (codes + scales), for `info`. */
 export function bitsPerWeight(h: ModelHeader): number {
   let bytes = 0, weights = 0;

@@ -3,7 +3,7 @@
 // typed-array views are made fresh on each use because memory.grow replaces the buffer.
 
 import { AbortError, Fairy2iError, FormatError, OptionError } from './errors.js';
-import { readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
+import { isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
 import { NeedMoreBytes } from './gguf.js';
 import { planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
 import type { ByteSource } from './sources.js';
@@ -62,7 +62,7 @@ export class Model {
     this.threads = pool?.threads ?? 1;
     this.maxBatch = plan.maxBatch;
     this.config = header.config;
-    this.tokenizer = header.vocab.types.every((t) => t === 5) ? null : new Tokenizer(header.vocab);
+    this.tokenizer = isPlaceholderVocab(header.vocab) ? null : new Tokenizer(header.vocab);
     this.contextLength = plan.contextLength;
     this.kvType = plan.kvType;
     this.memoryBytes = { weights: plan.fileSize, kvCache: plan.kvBytes, scratch: plan.scratchBytes, total: plan.total };

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { bitsPerWeight, type ModelHeader } from '../format.js';
+import { bitsPerWeight, isPlaceholderVocab, type ModelHeader } from '../format.js';
 import { tensorTypeName } from '../gguf.js';
 import { readModelHeaderFromFile } from '../node/read-header.js';
 import type { CommandSpec, Parsed } from './args.js';
@@ -52,7 +52,7 @@ export function describeModel(path: string, h: ModelHeader, withTensors: boolean
       eos: h.vocab.eosId,
       addBos: h.vocab.addBos,
       chatTemplate: !!h.vocab.chatTemplate,
-      usable: !Array.from(types).every((t) => t === 5),
+      usable: !isPlaceholderVocab(h.vocab),
     },
     tensorCount: h.tensors.size,
     ...(withTensors ? { tensors: [...h.tensors.values()].map((t) => ({ name: t.name, type: tensorTypeName(t.type), dims: t.dims, offset: h.dataOffset + t.offset, bytes: t.size })) } : {}),

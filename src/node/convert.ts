@@ -4,7 +4,7 @@
 
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { AbortError, Fairy2iError, OptionError } from '../errors.js';
-import { encodeModelHeader, linearShape, LINEARS, MAX_STAGES, type LinearKind, packCodes, type ModelConfig, type PlannedTensor } from '../format.js';
+import { encodeModelHeader, linearShape, LINEARS, MAX_STAGES, placeholderVocab, type LinearKind, packCodes, type ModelConfig, type PlannedTensor } from '../format.js';
 import { toHalfArray } from '../half.js';
 import { quantizeLinear, type QuantizedLinear } from '../quantize.js';
 import type { TokenizerVocab } from '../tokenizer.js';
@@ -92,12 +92,7 @@ function buildConfig(ck: Checkpoint, input: string, stages: number, keepLmHeadFl
 
 /** Models often pad the vocabulary past the tokenizer: the extra ids become unused pieces. */
 function fitVocab(v: TokenizerVocab | null, size: number, input: string): TokenizerVocab {
-  if (!v) {
-    // No tokenizer in the source: a placeholder vocabulary of unused pieces; such a file takes
-    // token ids only (the engine refuses text for it).
-    const tokens = Array.from({ length: size }, (_, i) => `<unused${i}>`);
-    return { tokens, scores: new Float32Array(size), types: new Int32Array(size).fill(5), bosId: Math.min(1, size - 1), eosId: Math.min(2, size - 1), unkId: 0, addBos: true, addEos: false, addSpacePrefix: true, removeExtraWhitespaces: false };
-  }
+  if (!v) return placeholderVocab(size);
   if (v.tokens.length > size) throw new Fairy2iError('unsupported', `${input}: the tokenizer has ${v.tokens.length} pieces but the model's vocab_size is ${size}`);
   if (v.tokens.length === size) return v;
   const extra = size - v.tokens.length;
@@ -105,10 +100,6 @@ function fitVocab(v: TokenizerVocab | null, size: number, input: string): Tokeni
   const scores = new Float32Array(size); scores.set(v.scores);
   const types = new Int32Array(size).fill(5); types.set(v.types);
   return { ...v, tokens, scores, types };
-}
-
-export function isNoTokenizerVocab(v: TokenizerVocab): boolean {
-  return v.types.every((t) => t === 5);
 }
 
 function roleOf(p: PlannedTensor): TensorRole {
