@@ -32,21 +32,23 @@
 // per block of at most 32·S <= 128 code vectors (see pass3), then forms the exact i32
 // Σ_l sum_l·128^(L−1−l) and adds d_b·f32(that) to y. The rounding of entries is the only
 // approximation: per lookup at most d_b/2 = max|T| over the block / (2·Q_L).
-//   L = 3 (Q = 1040319, ~20 bits): the engine's setting. On the golden models its logits are
-//     within 2.5e-5·max|logit| of the float64 goldens (the f32 kernel: 2.7e-6; the tests allow
-//     1e-3), with the same arg-max everywhere.
-//   L = 1 (Q = 63, int8 tables): 3x less work per code byte, but those small models amplify its
-//     error: 0.1-0.2·max|logit| and 90-95 % top-1 agreement (measured with per-block scales of
-//     16..64 inputs, per stage or shared). Kept for measurement (bench/kernels.ts), not used.
+//   L = 2 (Q = 8127, ~14 bits): the engine's default (precision 'fast'). Against the exact f32
+//     reference on the golden models: top-1 agreement 99.7-100 % and perplexity within 0.06 %
+//     (the issue's criteria: 99.5 % and 0.5 %); logits within ~2e-3·max|logit| of the float64
+//     goldens. Measured by emulating Q from 63 to 32767: 13 bits (Q = 4095) already flips 3 of the
+//     320 stories260K V1 positions, 14 bits flips at most 1, so 2 levels is the cheapest that holds.
+//   L = 3 (Q = 1040319, ~20 bits): precision 'exact'. Logits within 2.5e-5·max|logit| of the
+//     float64 goldens (the f32 reference: 2.7e-6; the engine tests allow 1e-3), same arg-max
+//     everywhere.
+//   L = 1 (Q = 63, int8 tables): 0.1-0.2·max|logit| and 83-90 % top-1 agreement on those small
+//     models. Kept for measurement (bench/kernels.ts), not used.
 //
-// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W), per pass (Re, then Im):
-// 1 load, 3 for the nibbles (and; i16x8.shr_u + and), and per level 2 table loads, 2 swizzles
-// (V8 adds a paddusb to each on x86-64), 1 u8 add, an and, a shift and 2 i16 adds: 4 + 9L wasm
-// SIMD ops, twice (Re and Im): 62 at L = 3, 26 at L = 1. The kernel is bound by that instruction
-// count, not by memory: loads and nibbles alone take 60 % of a pass's time, the swizzles 20 %,
-// the widening 20 % (measured with parts left out). The two passes over a block's codes (at most
-// 2 KiB, in L1) keep 2L + 4 accumulators and temporaries within the 16 xmm registers V8 uses on
-// x86-64; one pass with 4L accumulators spills and was 8 % slower.
+// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W): 1 load, 3 for the nibbles
+// (and; i16x8.shr_u + and), and per level and part (Re, Im) 2 table loads, 2 swizzles (V8 adds a
+// paddusb to each on x86-64), 1 u8 add, an and, a shift and 2 i16 adds. At L = 2 both parts run in
+// one pass (pass2: 39 vector ALU ops, ~3.8 GB/s of codes per thread on the 2-core EPYC); at L = 3 the
+// 12 accumulators would spill, so Re and Im are two passes over the block's codes (at most 2 KiB, in
+// L1), 62 ops (~2.6 GB/s). The kernel is bound by that instruction count, not by memory.
 
 /** Rows per tile. */
 const TILE: i32 = 16;
@@ -289,7 +291,7 @@ function prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels:
 }
 
 export function cmatvec_prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32): void {
-  // x f32 (2m,) = z (m complex as two halves), scales f32 (S, 4), levels 1 or 3
+  // x f32 (2m,) = z (m complex as two halves), scales f32 (S, 4), levels 1, 2 or 3
   // -> tables (cmatvec_tables_bytes(m, S, levels) bytes): header u32 [levels, m, S, blocks]; f32 d_b
   // per block of 64 inputs; per input pair p and stage s a record of 64·levels bytes: Re digits
   // (per level, most significant first: input 2p [16], input 2p + 1 [16]), then Im digits.
@@ -378,6 +380,59 @@ function flush3(yp: usize, a0: v128, a1: v128, a2: v128, dv: v128): void {
   v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(q))), 16);
 }
 
+/**
+ * One block of a full tile at L = 2, Re and Im in one pass over the codes (records 128 bytes
+ * apart: Re levels 0, 1 then Im levels 0, 1, 32 bytes each): y_re[0..16) and y_im[0..16) += d · Σ.
+ * The 8 accumulators and their temporaries fit V8's 15 free xmm registers on x86-64, so unlike
+ * L = 3 the codes are loaded and split into nibbles once for both parts (30 % faster than two
+ * passes; unrolled by two it spills and is 5 % slower).
+ */
+// @ts-ignore: decorator
+@inline
+function pass2(yr: usize, yi: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
+  const M = i8x16.splat(15);
+  const LOW = i16x8.splat(0xff);
+  let e0 = i16x8.splat(0), o0 = i16x8.splat(0), e1 = i16x8.splat(0), o1 = i16x8.splat(0);
+  let f0 = i16x8.splat(0), p0 = i16x8.splat(0), f1 = i16x8.splat(0), p1 = i16x8.splat(0);
+  for (let i = 0; i < cnt; i++) {
+    const c = v128.load(cp);
+    const lo = v128.and(c, M);
+    const hi = v128.and(i16x8.shr_u(c, 4), M);
+    let v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
+    e0 = i16x8.add(e0, v128.and(v, LOW));
+    o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
+    v = i8x16.add(i8x16.swizzle(v128.load(tp, 32), lo), i8x16.swizzle(v128.load(tp, 48), hi));
+    e1 = i16x8.add(e1, v128.and(v, LOW));
+    o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
+    v = i8x16.add(i8x16.swizzle(v128.load(tp, 64), lo), i8x16.swizzle(v128.load(tp, 80), hi));
+    f0 = i16x8.add(f0, v128.and(v, LOW));
+    p0 = i16x8.add(p0, i16x8.shr_u(v, 8));
+    v = i8x16.add(i8x16.swizzle(v128.load(tp, 96), lo), i8x16.swizzle(v128.load(tp, 112), hi));
+    f1 = i16x8.add(f1, v128.and(v, LOW));
+    p1 = i16x8.add(p1, i16x8.shr_u(v, 8));
+    cp += 16;
+    tp += 128;
+  }
+  const dv = f32x4.splat(d);
+  const bias = i16x8.splat(<i16>(cnt << 7));
+  e0 = i16x8.sub(e0, bias); o0 = i16x8.sub(o0, bias); e1 = i16x8.sub(e1, bias); o1 = i16x8.sub(o1, bias);
+  f0 = i16x8.sub(f0, bias); p0 = i16x8.sub(p0, bias); f1 = i16x8.sub(f1, bias); p1 = i16x8.sub(p1, bias);
+  flush2(yr, rowsLow(e0, o0), rowsLow(e1, o1), dv);
+  flush2(yr + 32, rowsHigh(e0, o0), rowsHigh(e1, o1), dv);
+  flush2(yi, rowsLow(f0, p0), rowsLow(f1, p1), dv);
+  flush2(yi + 32, rowsHigh(f0, p0), rowsHigh(f1, p1), dv);
+}
+
+/** y[0..8) at yp += d · f32(acc_0 · 128 + acc_1) for 8 rows of i16 level sums. */
+// @ts-ignore: decorator
+@inline
+function flush2(yp: usize, a0: v128, a1: v128, dv: v128): void {
+  let q = i32x4.add(i32x4.shl(i32x4.extend_low_i16x8_s(a0), 7), i32x4.extend_low_i16x8_s(a1));
+  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dv, f32x4.convert_i32x4_s(q))));
+  q = i32x4.add(i32x4.shl(i32x4.extend_high_i16x8_s(a0), 7), i32x4.extend_high_i16x8_s(a1));
+  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(q))), 16);
+}
+
 /** pass3 at L = 1 (records 64 bytes apart). */
 // @ts-ignore: decorator
 @inline
@@ -427,7 +482,9 @@ function tilesFast(yre: usize, yim: usize, cp: usize, tileBytes: usize, G: i32, 
     const d = load<f32>(dp);
     for (let g = 0; g < G; g++) {
       const c = cp + <usize>g * tileBytes, yr = yre + (<usize>g << 6), yi = yim + (<usize>g << 6);
-      if (L == 3) {
+      if (L == 2) {
+        pass2(yr, yi, c, tp, cnt, d);
+      } else if (L == 3) {
         pass3(yr, c, tp, cnt, d);
         pass3(yi, c, tp + 96, cnt, d);
       } else {
@@ -603,26 +660,32 @@ export function cmatmul_ref(Y: usize, X: usize, codes: usize, scales: usize, n: 
 
 // ---- kernel selection for the engine (assembly/forward.ts) ----
 
-/** 1: tables + cmatvec (default); 0: cmatvec_ref. Set-once configuration of this instance. */
-let KERNEL: i32 = 1;
+/**
+ * Table levels the engine's linears use: 2 (the default, "fast"), 3 ("exact"), or 0 for the
+ * scalar f32 reference. A set-once configuration of this instance: the calling thread writes it
+ * into each linear's tables header (linear_codes_begin), which is what other threads read.
+ */
+let KERNEL: i32 = 2;
 
 export function set_kernel(k: i32): void {
-  // k 1: the table kernel (default), 0: the exact scalar reference (tests compare the two)
-  KERNEL = k;
+  // k: 2 the table kernel at 2 digit levels (~14-bit tables, the default), 3 at 3 levels (~20 bits,
+  // within 3e-5 of the float64 goldens), 0 the exact scalar reference (tests compare them)
+  KERNEL = k == 0 || k == 3 ? k : 2;
+}
+
+/** Starts a linear's tables on the calling thread: writes its levels into the header and returns them (0: reference). */
+export function linear_codes_begin(tables: usize): i32 {
+  store<u32>(tables, KERNEL);
+  return KERNEL;
 }
 
 /**
- * The engine's per-linear preparation, on the thread that runs forward before rows are split:
- * tables for x_0 .. x_{T−1} (rows of X, 2m floats each) at tables + t·cmatvec_tables_bytes(m, S, 3),
- * or, with set_kernel(0), a header of 0 levels that sends linear_codes_rows to the reference.
+ * Tables for x_0 .. x_{T−1} (rows of X, 2m floats each) at tables + t·cmatvec_tables_bytes(m, S, L),
+ * L the levels linear_codes_begin wrote at `tables` (the first vector's header).
  */
-export function linear_codes_prepare(tables: usize, X: usize, scales: usize, m: i32, S: i32, T: i32): void {
-  if (KERNEL == 0) {
-    store<u32>(tables, 0);
-    return;
-  }
-  const stride = <usize>cmatvec_tables_bytes(m, S, 3);
-  for (let t = 0; t < T; t++) cmatvec_prepare(tables + <usize>t * stride, X + (<usize>(t * m) << 3), scales, m, S, 3);
+export function linear_codes_prepare(tables: usize, X: usize, scales: usize, m: i32, S: i32, T: i32, L: i32): void {
+  const stride = <usize>cmatvec_tables_bytes(m, S, L);
+  for (let t = 0; t < T; t++) cmatvec_prepare(tables + <usize>t * stride, X + (<usize>(t * m) << 3), scales, m, S, L);
 }
 
 /** Rows [r0, r1) of Y (T, 2n) = the layer applied to X (T, 2m), on any thread, after linear_codes_prepare. */

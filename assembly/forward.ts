@@ -8,7 +8,7 @@
 // a row's (a head's) value is computed by the same code whichever thread runs it, so the results do
 // not depend on the number of threads.
 
-import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_prepare, linear_codes_rows } from './cmatvec';
+import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_begin, linear_codes_prepare, linear_codes_rows } from './cmatvec';
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { rmsnorm } from './norm';
 import { rope } from './rope';
@@ -69,8 +69,6 @@ const JOB_PREPARE_BLOCKS: i32 = 5; // one vector's tables, by blocks of 64 input
 
 /** Rows a thread's share of a quantized linear is a multiple of (cmatvec.ts: GROUP_TILES · TILE). */
 const CODE_ROWS_ALIGN: i32 = 64;
-/** Table levels linear_codes_prepare builds (cmatvec.ts): the stride of one input vector's tables. */
-const TABLE_LEVELS: i32 = 3;
 
 // @ts-ignore: decorator
 @inline function slot(d: usize, i: i32): u32 {
@@ -87,25 +85,24 @@ const TABLE_LEVELS: i32 = 3;
  * Work done once per linear call before its rows are split between threads: the quantized kernel's
  * activation tables (cmatvec.ts), in the record's scratch, one set per input vector. With a pool,
  * threads share the build: decode's one vector by blocks of 64 inputs, a batch's by whole vectors.
- * set_kernel(0) (the reference: no tables) is a setting of the calling thread's instance only, so
- * that thread asks first: linear_codes_prepare of no vectors writes only the "off" header (levels
- * 0), which linear_codes_rows also reads.
+ * The kernel setting (set_kernel: table levels, or 0 for the reference with no tables) belongs to
+ * the calling thread's instance, so that thread writes it into the first header
+ * (linear_codes_begin), and every thread's share of the build and of the rows reads it there.
  */
 function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {
   if (load<u32>(rec) != LIN_CODES) return;
   const m = inp >> 1;
   const tables = <usize>load<u32>(rec, 12), scales = <usize>load<u32>(rec, 8);
+  const L = linear_codes_begin(tables);
+  if (L == 0) return;
   // Decode splits its one vector by 64-input blocks (work per block: 16 table entries (Re, Im) for each
   // of 64 inputs and S stages); a batch splits by whole vectors (16 entries per input pair and stage).
   const units = T == 1 ? (((m + 1) >> 1) + 31) >> 5 : T;
   const chunk = chunk_rows(ctrl, units, T == 1 ? 1024 * S : 16 * m * S, 1);
   if (chunk >= units) {
-    linear_codes_prepare(tables, x, scales, m, S, T);
+    linear_codes_prepare(tables, x, scales, m, S, T, L);
     return;
   }
-  store<u32>(tables, TABLE_LEVELS);
-  linear_codes_prepare(tables, x, scales, m, S, 0);
-  if (load<u32>(tables) == 0) return;
   set_job_arg(ctrl, 0, <u32>x);
   set_job_arg(ctrl, 1, <u32>rec);
   set_job_arg(ctrl, 2, <u32>m);
@@ -113,11 +110,13 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
   parallel(ctrl, T == 1 ? JOB_PREPARE_BLOCKS : JOB_PREPARE, units, chunk);
 }
 
-/** Vectors [t0, t1) of linear_prepare's tables (one thread's share). */
+/** Vectors [t0, t1) of linear_prepare's tables (one thread's share), at the levels in the first header. */
 // @ts-ignore: decorator
 @inline function prepare_vectors(x: usize, rec: usize, m: i32, S: i32, t0: i32, t1: i32): void {
-  const stride = <usize>cmatvec_tables_bytes(m, S, TABLE_LEVELS);
-  linear_codes_prepare(<usize>load<u32>(rec, 12) + <usize>t0 * stride, x + (<usize>(t0 * m) << 3), <usize>load<u32>(rec, 8), m, S, t1 - t0);
+  const tables = <usize>load<u32>(rec, 12);
+  const L = <i32>load<u32>(tables);
+  const stride = <usize>cmatvec_tables_bytes(m, S, L);
+  linear_codes_prepare(tables + <usize>t0 * stride, x + (<usize>(t0 * m) << 3), <usize>load<u32>(rec, 8), m, S, t1 - t0, L);
 }
 
 /**
@@ -216,7 +215,7 @@ export function run_chunk(ctrl: usize, kind: i32, i: i32): void {
   } else if (kind == JOB_PREPARE_BLOCKS) {
     const rec = <usize>job_arg(ctrl, 1);
     cmatvec_prepare_blocks(<usize>load<u32>(rec, 12), <usize>job_arg(ctrl, 0), <usize>load<u32>(rec, 8), <i32>job_arg(ctrl, 2),
-      <i32>job_arg(ctrl, 3), TABLE_LEVELS, r0, r1);
+      <i32>job_arg(ctrl, 3), <i32>load<u32>(<usize>load<u32>(rec, 12)), r0, r1);
   } else if (kind == JOB_ATTENTION) {
     attention_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <usize>job_arg(ctrl, 3),
       <usize>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), <i32>job_arg(ctrl, 7), <i32>job_arg(ctrl, 8),

@@ -73,17 +73,19 @@ function compare(name: string, got: Float32Array, want: Float32Array, bound: (i:
   if (!quick) console.log(`  ok ${name}  (worst |fast-ref| = ${worst.toExponential(1)} of the bound)`);
 }
 
-function checkCmatvec(n: number, m: number, S: number, T: number): void {
-  // The table kernel against its scalar twin (bit for bit) and against the exact reference
-  // (within the table rounding: per lookup d_b/2 = max|entry| of its 64-input block / (2·Q),
-  // Q = 1040319 at 3 levels; see assembly/cmatvec.ts; plus f32 rounding).
+const QMAX: Record<number, number> = { 1: 63, 2: 8127, 3: 1040319 };
+
+function checkCmatvec(n: number, m: number, S: number, T: number, L: number): void {
+  // The table kernel at L digit levels against its scalar twin (bit for bit) and against the exact
+  // reference (within the table rounding: per lookup d_b/2 = max|entry| of its 64-input block / (2·Q),
+  // Q = 8127 at 2 levels, 1040319 at 3; see assembly/cmatvec.ts; plus f32 rounding).
   const cb = codesBytes(n, m, S);
   const codes = alloc(cb); fillU8(codes, cb);
   const scales = alloc(16 * S); { const s = f32(scales, 4 * S); for (let i = 0; i < 4 * S; i++) s[i] = 0.01 + rand() * 0.05; }
   const x = alloc(8 * m * T); fillF32(x, 2 * m * T);
-  const tb = k.cmatvec_tables_bytes(m, S, 3);
+  const tb = k.cmatvec_tables_bytes(m, S, L);
   const tables = alloc(tb * T);
-  for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, x + 8 * m * t, scales, m, S, 3);
+  for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, x + 8 * m * t, scales, m, S, L);
   const y1 = alloc(8 * n * T), y2 = alloc(8 * n * T), y3 = alloc(8 * n * T);
   const sc = f32(scales, 4 * S);
   let ssum = 0; for (let i = 0; i < 4 * S; i++) ssum += sc[i];
@@ -94,7 +96,7 @@ function checkCmatvec(n: number, m: number, S: number, T: number): void {
     let q = 0; d.forEach((db, b) => { q += (Math.min(m, 64 * b + 64) - 64 * b) * S * (db / 2 + 5 * U * db * 1040319); });
     bounds.push(q + 2 * gamma(2 * m + 8 * S + 4) * ssum * s);
   }
-  const name = T === 1 ? `cmatvec n=${n} m=${m} S=${S}` : `cmatmul n=${n} m=${m} S=${S} T=${T}`;
+  const name = (T === 1 ? `cmatvec n=${n} m=${m} S=${S}` : `cmatmul n=${n} m=${m} S=${S} T=${T}`) + ` L=${L}`;
   if (T === 1) {
     k.cmatvec(y1, tables, codes, scales, n, m, S, 0, n);
     k.cmatvec_lut_ref(y2, tables, codes, scales, n, m, S, 0, n);
@@ -108,7 +110,7 @@ function checkCmatvec(n: number, m: number, S: number, T: number): void {
   if (T === 1) { // the SIMD table build against the scalar one, byte for byte
     const t2 = alloc(tb);
     u8(t2, tb).set(u8(tables, tb)); // header and scale padding are not written
-    k.cmatvec_prepare_ref(t2, x, scales, m, S, 3);
+    k.cmatvec_prepare_ref(t2, x, scales, m, S, L);
     const a = u8(tables, tb), b = u8(t2, tb);
     const d = a.findIndex((v, i) => v !== b[i]);
     if (d >= 0) { failures++; console.log(`MISMATCH cmatvec_prepare m=${m} S=${S}: byte ${d} of the tables differs from cmatvec_prepare_ref`); }
@@ -135,8 +137,10 @@ function checkMatvec(kind: "f32" | "f16", nOut: number, nIn: number, T: number):
 
 const mark = top;
 for (const [n, m] of [[7, 101], [17, 129], [64, 2048], [33, 5504]]) {
-  for (const S of [1, 2, 3, 4]) checkCmatvec(n, m, S, 1);
-  checkCmatvec(n, m, 2, 5);
+  for (const L of [2, 3]) {
+    for (const S of [1, 2, 3, 4]) checkCmatvec(n, m, S, 1, L);
+    checkCmatvec(n, m, 2, 5, L);
+  }
 }
 for (const kind of ["f32", "f16"] as const) for (const T of [1, 3, 8]) checkMatvec(kind, 33, 4099, T);
 top = mark;
@@ -187,12 +191,13 @@ function rounds(variants: (() => void)[], minMs: number, maxRounds: number): num
 
 console.log(`
 quantized linears at LLaMA-2-7B shapes (real out x in), one thread: GB/s of packed codes, % of the roofline
-  tables3: the engine's kernel, 3 digit levels (~20-bit tables, golden-exact); prepare: its per-vector table build
-  tables1: int8 tables (1 level), same loop: measured, not used (too inexact for the golden models)
+  tables2: the engine's default kernel (precision 'fast'), 2 digit levels (~14-bit tables); prepare: its per-vector table build
+  tables3: precision 'exact', 3 digit levels (~20-bit tables)
+  tables1: int8 tables (1 level): measured, not used (too inexact for the golden models)
   ref: the exact scalar reference`);
 const EVICT = 96 << 20;
 for (const S of [2, 1]) {
-  console.log(`S = ${S}\nshape          codes MiB   tables3 ms  GB/s   %roof   tables1 ms  GB/s   %roof   prepare ms   ref ms`);
+  console.log(`S = ${S}\nshape          codes MiB   tables2 ms  GB/s   %roof   tables3 ms  GB/s   %roof   tables1 ms  GB/s   %roof   prepare ms   ref ms`);
   for (const [outR, inR] of [[4096, 4096], [11008, 4096], [4096, 11008]]) {
     const n = outR / 2, m = inR / 2;
     const bytes = codesBytes(n, m, S);
@@ -201,20 +206,22 @@ for (const S of [2, 1]) {
     const scales = alloc(16 * S); fillF32(scales, 4 * S, 0.05);
     const x = alloc(8 * m); fillF32(x, 2 * m);
     const y = alloc(8 * n);
-    const t3 = alloc(k.cmatvec_tables_bytes(m, S, 3)), t1 = alloc(k.cmatvec_tables_bytes(m, S, 1));
+    const t2 = alloc(k.cmatvec_tables_bytes(m, S, 2)), t3 = alloc(k.cmatvec_tables_bytes(m, S, 3)), t1 = alloc(k.cmatvec_tables_bytes(m, S, 1));
     k.cmatvec_prepare(t1, x, scales, m, S, 1);
+    k.cmatvec_prepare(t2, x, scales, m, S, 2);
     k.cmatvec_prepare(t3, x, scales, m, S, 3);
-    let i3 = 0, i1 = 0;
-    const [roofMs, ms3, ms1, prep] = rounds([
+    let i2 = 0, i3 = 0, i1 = 0;
+    const [roofMs, ms2, ms3, ms1, prep] = rounds([
       () => k.bandwidth_read(rbuf, rooflineBytes, 1),
+      () => k.cmatvec(y, t2, cs[i2++ % copies], scales, n, m, S, 0, n),
       () => k.cmatvec(y, t3, cs[i3++ % copies], scales, n, m, S, 0, n),
       () => k.cmatvec(y, t1, cs[i1++ % copies], scales, n, m, S, 0, n),
-      () => k.cmatvec_prepare(t3, x, scales, m, S, 3),
+      () => k.cmatvec_prepare(t2, x, scales, m, S, 2),
     ], 1500, 60);
     const ref = outR === 4096 && inR === 4096 ? time(() => k.cmatvec_ref(y, x, cs[0], scales, n, m, S, 0, n), 0, 3) : NaN;
     const r = gbs(rooflineBytes, roofMs);
     const col = (ms: number) => `${ms.toFixed(2).padStart(10)} ${gbs(bytes, ms).toFixed(2).padStart(6)} ${(gbs(bytes, ms) / r * 100).toFixed(0).padStart(6)}%`;
-    console.log(`${`${outR}x${inR}`.padEnd(14)} ${(bytes / 2 ** 20).toFixed(2).padStart(9)} ${col(ms3)} ${col(ms1)} ${prep.toFixed(2).padStart(12)} ${Number.isNaN(ref) ? '' : ref.toFixed(0).padStart(8)}` +
+    console.log(`${`${outR}x${inR}`.padEnd(14)} ${(bytes / 2 ** 20).toFixed(2).padStart(9)} ${col(ms2)} ${col(ms3)} ${col(ms1)} ${prep.toFixed(2).padStart(12)} ${Number.isNaN(ref) ? '' : ref.toFixed(0).padStart(8)}` +
       `   (roofline this run ${r.toFixed(1)} GB/s)`);
     top = cs[0];
   }
@@ -226,16 +233,16 @@ for (const S of [2, 1]) {
   const codes = alloc(bytes); fillU8(codes, bytes);
   const scales = alloc(16 * S); fillF32(scales, 4 * S, 0.05);
   const X = alloc(8 * m * T); fillF32(X, 2 * m * T);
-  const tb = k.cmatvec_tables_bytes(m, S, 3);
+  const tb = k.cmatvec_tables_bytes(m, S, 2);
   const tables = alloc(tb * T);
   const Y = alloc(8 * n * T);
-  for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 3);
+  for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 2);
   const [one, mm, prep] = rounds([
     () => k.cmatvec(Y, tables, codes, scales, n, m, S, 0, n),
     () => k.cmatmul(Y, tables, codes, scales, n, m, S, T, 0, n),
-    () => { for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 3); },
+    () => { for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 2); },
   ], 1000, 30);
-  console.log(`\ncmatmul 4096x4096 S=2 T=${T}: ${mm.toFixed(2)} ms = ${(mm / T).toFixed(2)} ms per vector (cmatvec ${one.toFixed(2)} ms; prepare ${(prep / T).toFixed(2)} ms per vector)`);
+  console.log(`\ncmatmul 4096x4096 S=2 L=2 T=${T}: ${mm.toFixed(2)} ms = ${(mm / T).toFixed(2)} ms per vector (cmatvec ${one.toFixed(2)} ms; prepare ${(prep / T).toFixed(2)} ms per vector)`);
   top = codes;
 }
 

@@ -37,7 +37,7 @@ try {
     }
     const file = join(tmp, `${v.ckpt}-s${v.stages}.gguf`);
     cli(['convert', src, '-o', file, '--stages', String(v.stages), '--float', 'f16', '--quiet']);
-    const ppl = JSON.parse(cli(['ppl', '-m', file, HELDOUT, '--json']));
+    const ppl = JSON.parse(cli(['ppl', '-m', file, HELDOUT, '--precision', 'exact', '--json']));
     const bench = JSON.parse(cli(['bench', '-m', file, '--prompt', '255', '--decode-prompt', '64', '--generate', '128', '--json']));
     rows.push({ ...v, file_mb: statSync(file).size / 1e6, ppl: ppl.ppl, count: ppl.count, windows: ppl.windows, decode_tok_s: bench.decode_tok_s, prefill_tok_s: bench.prefill_tok_s });
     console.error(`${v.name}: ppl ${ppl.ppl.toFixed(3)}`);

@@ -7,7 +7,7 @@ import type { LoadOptions, ModelSource } from './node.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
 
 export { Model } from './model.js';
-export type { ModelLoadOptions, LoadProgress } from './model.js';
+export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
 export type { LoadOptions, ModelSource } from './node.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';

@@ -9,7 +9,7 @@ import { nodeThreads } from './node/threads.js';
 import type { WasmInput } from './wasm.js';
 
 export { Model } from './model.js';
-export type { ModelLoadOptions, LoadProgress } from './model.js';
+export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */

@@ -11,6 +11,8 @@ export interface Fairy2iExports {
   memory: WebAssembly.Memory;
   forward(desc: number, token: number, pos: number, logits: number): void;
   forward_batch(desc: number, tokens: number, T: number, pos0: number, logits: number, all: number): void;
+  /** Table digit levels of the quantized linears (2 or 3; 0: the scalar reference), for this instance's calls. */
+  set_kernel(levels: number): void;
   worker_main(ctrl: number, tid: number): void;
   threads_stop(ctrl: number): void;
   bandwidth_read(ptr: number, bytes: number, reps: number): number;

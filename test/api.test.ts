@@ -143,6 +143,30 @@ s('loads from bytes and from a URL on a loopback server, with progress', async (
   }
 });
 
+s("precision: 'fast' is the default, 'exact' differs in the last bits only, a bad value is refused by name", async () => {
+  assert.is(model.precision, 'fast');
+  const exact = await loadModel(file, { precision: 'exact' });
+  try {
+    assert.is(exact.precision, 'exact');
+    const ids = model.tokenize('Once upon a time there was a little dog');
+    const a = model.evaluate(ids), b = exact.evaluate(ids);
+    const V = model.config.vocabSize;
+    let maxDiff = 0, maxAbs = 0;
+    for (let i = 0; i < a.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i])); maxAbs = Math.max(maxAbs, Math.abs(b[i])); }
+    assert.ok(maxDiff > 0, 'the two precisions gave identical logits');
+    assert.ok(maxDiff < 1e-2 * maxAbs, `fast vs exact: max |Δ| ${maxDiff} (max |logit| ${maxAbs})`);
+    for (let t = 0; t < ids.length; t++) {
+      const am = (l: Float32Array) => { let k = 0; for (let i = 1; i < V; i++) if (l[t * V + i] > l[t * V + k]) k = i; return k; };
+      assert.is(am(a), am(b), `arg-max at position ${t}`);
+    }
+  } finally {
+    exact.dispose();
+  }
+  try { await loadModel(file, { precision: 'double' as any }); assert.unreachable(); } catch (e) {
+    assert.ok(e instanceof OptionError && /precision/.test((e as Error).message) && /'fast' or 'exact'/.test((e as Error).message), String(e));
+  }
+});
+
 s('a disposed model refuses work with a clear error', async () => {
   const m = await loadModel(file);
   m.dispose();

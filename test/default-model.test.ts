@@ -33,15 +33,20 @@ s('run without -m streams a completion', () => {
   assert.ok(out.text.length > 10);
 });
 
-s("ppl without arguments reproduces the table's QAT W2 number", () => {
+s("ppl reproduces the table's QAT W2 number (--precision exact), and the default is within 0.5 %", () => {
   const table = JSON.parse(readFileSync('bench/results/table.json', 'utf8'));
   const row = table.rows.find((r: any) => r.bundled);
   assert.ok(row, 'table.json has the bundled row');
-  const r = cli(['ppl', '--json']);
+  const r = cli(['ppl', '--precision', 'exact', '--json']);
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(Math.abs(out.ppl - row.ppl) <= 1e-6 * row.ppl, `ppl ${out.ppl} vs table ${row.ppl}`);
   assert.is(out.count, row.count);
+  const f = cli(['ppl', '--json']);
+  assert.is(f.status, 0, f.stderr);
+  const fast = JSON.parse(f.stdout);
+  assert.ok(Math.abs(fast.ppl / row.ppl - 1) <= 0.005, `default (fast) ppl ${fast.ppl} vs table ${row.ppl}`);
+  assert.is(fast.count, row.count);
 });
 
 s.run();

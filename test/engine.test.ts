@@ -1,6 +1,8 @@
-// Exactness of the whole forward pass against ../shared/golden: logits at every position within
-// 1e-3 × max|logit| of that position (the goldens are float64 forwards; ours is float32 with its own
-// summation order), the same arg-max everywhere, and greedy continuations token for token.
+// Exactness of the whole forward pass against ../shared/golden, with precision 'exact' (20-bit
+// activation tables): logits at every position within 1e-3 × max|logit| of that position (the
+// goldens are float64 forwards; ours is float32 with its own summation order), the same arg-max
+// everywhere, and greedy continuations token for token. The default precision 'fast' is held to the
+// fast-path criteria in fastpath.test.ts and runtimes/golden-check.mjs.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +44,7 @@ for (const [variant, spec] of Object.entries(VARIANTS)) {
   stories(`${variant}: logits of every golden sequence, and greedy continuations`, async () => {
     const g = manifest().stories260K.variants[variant];
     assert.ok(g, `no golden for ${variant}`);
-    const model = await loadModel(await fileFor(variant, spec.src, spec.stages, spec.keepLmHeadFloat));
+    const model = await loadModel(await fileFor(variant, spec.src, spec.stages, spec.keepLmHeadFloat), { precision: 'exact' });
     try {
       const seqs = Object.entries(g.logits as Record<string, { file: string }>);
       assert.ok(seqs.length > 0);
@@ -82,7 +84,7 @@ const gqa = sharedSuite('engine: tiny GQA model (3 query heads per kv head, odd 
 for (const v of ['fp', 'v1', 'v2', 'v3', 'v4']) {
   gqa(`${v}: logits and greedy continuation`, async () => {
     const g = manifest().tiny_gqa.variants[v];
-    const model = await loadModel(await fileFor(`gqa-${v}`, 'models/tiny-gqa-hf', v === 'fp' ? 0 : Number(v[1])));
+    const model = await loadModel(await fileFor(`gqa-${v}`, 'models/tiny-gqa-hf', v === 'fp' ? 0 : Number(v[1])), { precision: 'exact' });
     try {
       assert.is(model.tokenizer, null, 'converted without a tokenizer');
       assertLogits(`tiny-gqa/${v}`, model.evaluate(manifest().tiny_gqa.sequence.ids), readF32(`golden/${g.logits.file}`), 300);

@@ -81,7 +81,7 @@ export async function runBench(a: Parsed): Promise<void> {
     const header = readModelHeaderFromFile(file);
     const ctx = Math.min(Math.max(promptLen, decodePrompt + nGen) + 1, (f.ctx as number | undefined) ?? header.config.contextLength, header.config.contextLength);
     if (promptLen > ctx || decodePrompt + nGen > ctx) throw new Fairy2iError('option', `--prompt ${promptLen} / --decode-prompt ${decodePrompt} + --generate ${nGen} do not fit in a context of ${ctx}`);
-    const model = await loadModel(file, { contextLength: ctx, threads: f.threads as number | undefined });
+    const model = await loadModel(file, { contextLength: ctx, threads: f.threads as number | undefined, precision: f.precision as 'fast' | 'exact' });
     const V = model.config.vocabSize;
     const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + seed * 104729) % (V - 3)));
     // Prefill: a fresh window of promptLen tokens.
@@ -97,6 +97,7 @@ export async function runBench(a: Parsed): Promise<void> {
       model: f.shape ? `synthetic ${f.shape} W${f.stages}` : file,
       file_mb: statSync(file).size / 1e6,
       threads: model.threads,
+      precision: model.precision,
       prefill_tok_s: prefill,
       decode_tok_s: decode,
       weight_bytes_per_token: weightBytes,
@@ -111,7 +112,7 @@ export async function runBench(a: Parsed): Promise<void> {
     else {
       process.stdout.write(
         `${out.model}: prefill ${prefill.toFixed(1)} tok/s (${promptLen} tokens), decode ${decode.toFixed(2)} tok/s (after ${decodePrompt}), ` +
-        `${out.threads} thread(s)\nweights read per token ${(weightBytes / 1e9).toFixed(3)} GB; memory bandwidth ${bw.toFixed(1)} GB/s → roofline ${out.roofline_tok_s.toFixed(1)} tok/s; decode reaches ${(100 * out.roofline_fraction).toFixed(1)} %\n` +
+        `${out.threads} thread(s), precision ${out.precision}\nweights read per token ${(weightBytes / 1e9).toFixed(3)} GB; memory bandwidth ${bw.toFixed(1)} GB/s → roofline ${out.roofline_tok_s.toFixed(1)} tok/s; decode reaches ${(100 * out.roofline_fraction).toFixed(1)} %\n` +
         `peak RSS ${out.peak_rss_mb.toFixed(0)} MB\n`,
       );
     }

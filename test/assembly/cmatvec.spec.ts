@@ -209,9 +209,9 @@ describe("cmatvec_ref", () => {
 });
 
 describe("cmatvec (tables)", () => {
-  test("equals cmatvec_lut_ref bit for bit on every size, at 1 and 3 levels", () => {
+  test("equals cmatvec_lut_ref bit for bit on every size, at 1, 2 and 3 levels", () => {
     seed(4);
-    for (let L = 1; L <= 3; L += 2) {
+    for (let L = 1; L <= 3; L++) {
       for (let S = 1; S <= 4; S++) {
         for (let a = 0; a < M_SIZES.length; a++) {
           for (let b = 0; b < N_SIZES.length; b++) {
@@ -233,22 +233,22 @@ describe("cmatvec (tables)", () => {
     }
   });
 
-  test("within the table rounding bound of the dense product on every size (3 levels)", () => {
+  test("within the table rounding bound of the dense product on every size (2 and 3 levels)", () => {
     seed(5);
-    for (let S = 1; S <= 4; S++) {
+    for (let L = 2; L <= 3; L++) for (let S = 1; S <= 4; S++) {
       for (let a = 0; a < M_SIZES.length; a++) {
         for (let b = 0; b < N_SIZES.length; b++) {
           const m = M_SIZES[a], n = N_SIZES[b];
           const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S), x = alloc(8 * m);
-          const tables = alloc(cmatvec_tables_bytes(m, S, 3));
+          const tables = alloc(cmatvec_tables_bytes(m, S, L));
           const y = alloc(8 * n), y64 = alloc(16 * n);
           fillBytes(codes, codesBytes(n, m, S));
           fillScales(scales, S);
           fillUniform(x, 2 * m, 1);
-          cmatvec_prepare(tables, x, scales, m, S, 3);
+          cmatvec_prepare(tables, x, scales, m, S, L);
           cmatvec(y, tables, codes, scales, n, m, S, 0, n);
           dense(y64, x, codes, 0, scales, n, m, S);
-          expect<f64>(worstF64(y, y64, 2 * n, lutBound(tables, x, scales, m, S, 3))).toBeLessThanOrEqual(1.0, caseName(n, m, S));
+          expect<f64>(worstF64(y, y64, 2 * n, lutBound(tables, x, scales, m, S, L))).toBeLessThanOrEqual(1.0, caseName(n, m, S) + " L=" + L.toString());
           free(codes); free(scales); free(x); free(tables); free(y); free(y64);
         }
       }
@@ -259,7 +259,7 @@ describe("cmatvec (tables)", () => {
     seed(6);
     for (let S = 1; S <= 4; S++) {
       for (let k = 0; k < 2; k++) {
-        for (let L = 1; L <= 3; L += 2) {
+        for (let L = 1; L <= 3; L++) {
           const m = k == 0 ? 2048 : 5504, n = 17;
           const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S), x = alloc(8 * m);
           const tables = alloc(cmatvec_tables_bytes(m, S, L));
@@ -282,7 +282,7 @@ describe("cmatvec (tables)", () => {
 
   test("cmatvec_prepare_blocks over block ranges (SIMD) writes the bytes of cmatvec_prepare_ref (scalar)", () => {
     seed(11);
-    for (let L = 1; L <= 3; L += 2) {
+    for (let L = 1; L <= 3; L++) {
       for (let S = 1; S <= 4; S++) {
         for (let a = 0; a < M_SIZES.length; a++) {
           const m = M_SIZES[a], tb = cmatvec_tables_bytes(m, S, L);
@@ -334,12 +334,12 @@ describe("cmatvec (tables)", () => {
       for (let a = 0; a < M_SIZES.length; a += 3) {
         const m = M_SIZES[a], n = 37;
         const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S), x = alloc(8 * m);
-        const tables = alloc(cmatvec_tables_bytes(m, S, 3));
+        const tables = alloc(cmatvec_tables_bytes(m, S, 2));
         const full = alloc(8 * n), part = alloc(8 * n), partRef = alloc(8 * n), fullRef = alloc(8 * n);
         fillBytes(codes, codesBytes(n, m, S));
         fillScales(scales, S);
         fillUniform(x, 2 * m, 1);
-        cmatvec_prepare(tables, x, scales, m, S, 3);
+        cmatvec_prepare(tables, x, scales, m, S, 2);
         cmatvec(full, tables, codes, scales, n, m, S, 0, n);
         cmatvec_ref(fullRef, x, codes, scales, n, m, S, 0, n);
         for (let trial = 0; trial < 6; trial++) {
@@ -369,27 +369,27 @@ describe("cmatvec (tables)", () => {
 describe("cmatmul", () => {
   test("each y_t equals cmatvec's bit for bit, and cmatmul_ref within the bound", () => {
     seed(9);
-    for (let S = 1; S <= 4; S++) {
+    for (let L = 2; L <= 3; L++) for (let S = 1; S <= 4; S++) {
       for (let a = 0; a < M_SIZES.length; a++) {
         for (let tt = 0; tt < 3; tt++) {
           const T = tt == 0 ? 1 : tt == 1 ? 3 : 5;
           const m = M_SIZES[a], n = N_SIZES[(a + tt) % N_SIZES.length];
-          const tb = cmatvec_tables_bytes(m, S, 3);
+          const tb = cmatvec_tables_bytes(m, S, L);
           const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S), X = alloc(8 * m * T), tables = alloc(tb * T);
           const Y = alloc(8 * n * T), Yr = alloc(8 * n * T), y1 = alloc(8 * n), y64 = alloc(16 * n);
           fillBytes(codes, codesBytes(n, m, S));
           fillScales(scales, S);
           fillUniform(X, 2 * m * T, 1);
-          for (let t = 0; t < T; t++) cmatvec_prepare(tables + <usize>(t * tb), X + <usize>(t * 8 * m), scales, m, S, 3);
+          for (let t = 0; t < T; t++) cmatvec_prepare(tables + <usize>(t * tb), X + <usize>(t * 8 * m), scales, m, S, L);
           cmatmul(Y, tables, codes, scales, n, m, S, T, 0, n);
           cmatmul_ref(Yr, X, codes, scales, n, m, S, T, 0, n);
           for (let t = 0; t < T; t++) {
             const xt = X + <usize>(t * 8 * m), tt_ = tables + <usize>(t * tb);
-            const name = caseName(n, m, S) + " T=" + T.toString() + " t=" + t.toString();
+            const name = caseName(n, m, S) + " L=" + L.toString() + " T=" + T.toString() + " t=" + t.toString();
             cmatvec(y1, tt_, codes, scales, n, m, S, 0, n);
             expect<i32>(firstDiff(Y + <usize>(t * 8 * n), y1, 2 * n)).toBe(-1, name);
             dense(y64, xt, codes, 0, scales, n, m, S);
-            expect<f64>(worstF64(Y + <usize>(t * 8 * n), y64, 2 * n, lutBound(tt_, xt, scales, m, S, 3))).toBeLessThanOrEqual(1.0, name);
+            expect<f64>(worstF64(Y + <usize>(t * 8 * n), y64, 2 * n, lutBound(tt_, xt, scales, m, S, L))).toBeLessThanOrEqual(1.0, name);
             expect<f64>(worstF64(Yr + <usize>(t * 8 * n), y64, 2 * n, REF_ERR * gamma(m + 4 * S + 2) * magnitude(xt, scales, m, S))).toBeLessThanOrEqual(1.0, "ref " + name);
           }
           free(codes); free(scales); free(X); free(tables); free(Y); free(Yr); free(y1); free(y64);
