@@ -58,8 +58,9 @@ function kvBytesFor(c: ModelConfig, ctx: number, kv: KvType): number {
 
 /**
  * Bytes of the activation tables the quantized linears' kernel builds per input vector
- * (assembly/cmatvec.ts cmatvec_tables_bytes at 3 levels; keep in sync): a 64-byte header, one f32
- * per block of 64 inputs (padded to 64 bytes), then 192 bytes per input pair and stage.
+ * (assembly/cmatvec.ts cmatvec_tables_bytes at 3 levels, the most either precision builds; keep
+ * in sync): a 64-byte header, one f32 per block of 64 inputs (padded to 64 bytes), then 192 bytes
+ * per input pair and stage.
  */
 export function kernelTablesBytes(m: number, stages: number): number {
   const pairs = Math.ceil(m / 2);

@@ -33,7 +33,7 @@ export interface ModelLoadOptions {
   threads?: number;
   /**
    * Arithmetic of the quantized linears. 'fast': activation tables rounded to ~14 bits (2 digit
-   * levels), the default; 'exact': ~20-bit tables (3 levels, about 1.5x slower), whose logits stay
+   * levels), the default; 'exact': ~20-bit tables (3 levels, about 1.4x slower), whose logits stay
    * within 3e-5 · max|logit| of a float64 forward pass. Both agree with the exact f32 reference on
    * the golden sequences' top-1 tokens (>= 99.5 %) and perplexity (within 0.5 %), which is tested.
    * @default 'fast'
