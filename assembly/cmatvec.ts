@@ -50,6 +50,8 @@
 // 12 accumulators would spill, so Re and Im are two passes over the block's codes (at most 2 KiB, in
 // L1), 62 ops (~2.6 GB/s). The kernel is bound by that instruction count, not by memory.
 
+import { BATCH_LANES, cmatbatch, cmatbatch_tables, cmatbatch_tables_bytes, cmatbatch_work_bytes } from './cmatbatch';
+
 /** Rows per tile. */
 const TILE: i32 = 16;
 /** Tiles a kernel call runs through together, block by block (tilesFast). */
@@ -692,16 +694,58 @@ export function linear_codes_prepare(tables: usize, X: usize, scales: usize, m: 
   for (let t = 0; t < T; t++) cmatvec_prepare(tables + <usize>t * stride, X + (<usize>(t * m) << 3), scales, m, S, L);
 }
 
-/** Rows [r0, r1) of Y (T, 2n) = the layer applied to X (T, 2m), on any thread, after linear_codes_prepare. */
+// A batch of T >= 16 vectors at 2 levels also runs through cmatbatch.ts, 16 vectors at a time (the
+// rest through cmatmul). Its scratch follows the T vectors' tables: the batch tables of each whole
+// group of 16, then cmatbatch's work areas (src/layout.ts plans the total).
+
+/** Groups of 16 vectors a batch of T at L levels runs through cmatbatch (0: none). */
+export function linear_codes_groups(T: i32, L: i32): i32 {
+  return L == 2 ? T / BATCH_LANES : 0;
+}
+
+/** Where group g's batch tables start, for T vectors at L levels. */
+// @ts-ignore: decorator
+@inline
+function groupTables(tables: usize, m: i32, S: i32, T: i32, L: i32, g: i32): usize {
+  return tables + <usize>T * <usize>cmatvec_tables_bytes(m, S, L) + <usize>g * <usize>cmatbatch_tables_bytes(m, S);
+}
+
+export function linear_codes_scratch_bytes(n: i32, m: i32, S: i32, T: i32): i32 {
+  // -> bytes of a linear's tables scratch for T vectors (n complex rows, m complex inputs, S stages):
+  // the most either precision uses
+  const exact = T * cmatvec_tables_bytes(m, S, 3);
+  const fast = <i32>(groupTables(0, m, S, T, 2, linear_codes_groups(T, 2)) + <usize>cmatbatch_work_bytes(n));
+  return max(exact, fast);
+}
+
+/** Pairs [u0, u1) of the batch tables, counting pairs of all groups in a row (P per group): one thread's share. */
+export function linear_codes_batch(tables: usize, m: i32, S: i32, T: i32, u0: i32, u1: i32): void {
+  const P = (m + 1) >> 1;
+  const stride = <usize>cmatvec_tables_bytes(m, S, 2);
+  while (u0 < u1) {
+    const g = u0 / P, p0 = u0 - g * P, p1 = min(P, p0 + u1 - u0);
+    cmatbatch_tables(groupTables(tables, m, S, T, 2, g), tables + <usize>(g * BATCH_LANES) * stride, m, S, p0, p1);
+    u0 += p1 - p0;
+  }
+}
+
+/** Rows [r0, r1) of Y (T, 2n) = the layer applied to X (T, 2m), on any thread, after linear_codes_prepare (and _batch). */
 // @ts-ignore: decorator
 @inline
 export function linear_codes_rows(Y: usize, X: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32): void {
-  if (load<u32>(tables) == 0) {
+  const L = <i32>load<u32>(tables);
+  if (L == 0) {
     if (T == 1) cmatvec_ref(Y, X, codes, scales, n, m, S, r0, r1);
     else cmatmul_ref(Y, X, codes, scales, n, m, S, T, r0, r1);
   } else if (T == 1) {
     cmatvec(Y, tables, codes, scales, n, m, S, r0, r1);
   } else {
-    cmatmul(Y, tables, codes, scales, n, m, S, T, r0, r1);
+    const G = linear_codes_groups(T, L);
+    const work = groupTables(tables, m, S, T, L, G);
+    for (let g = 0; g < G; g++) cmatbatch(Y, groupTables(tables, m, S, T, L, g), codes, n, m, S, g * BATCH_LANES, BATCH_LANES, r0, r1, work);
+    const done = G * BATCH_LANES;
+    if (done < T) {
+      cmatmul(Y + <usize>done * (<usize>n << 3), tables + <usize>done * <usize>cmatvec_tables_bytes(m, S, L), codes, scales, n, m, S, T - done, r0, r1);
+    }
   }
 }

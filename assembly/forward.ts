@@ -8,7 +8,7 @@
 // a row's (a head's) value is computed by the same code whichever thread runs it, so the results do
 // not depend on the number of threads.
 
-import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_begin, linear_codes_prepare, linear_codes_rows } from './cmatvec';
+import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_batch, linear_codes_begin, linear_codes_groups, linear_codes_prepare, linear_codes_rows } from './cmatvec';
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { rmsnorm } from './norm';
 import { rope } from './rope';
@@ -66,6 +66,7 @@ const JOB_LINEAR: i32 = 2;
 const JOB_ATTENTION: i32 = 3;
 const JOB_PREPARE: i32 = 4; // a batch's tables, by whole vectors
 const JOB_PREPARE_BLOCKS: i32 = 5; // one vector's tables, by blocks of 64 inputs
+const JOB_BATCH_TABLES: i32 = 6; // a batch's groups of 16 vectors' tables transposed (cmatbatch.ts), by input pairs
 
 /** Rows a thread's share of a quantized linear is a multiple of (cmatvec.ts: GROUP_TILES · TILE). */
 const CODE_ROWS_ALIGN: i32 = 64;
@@ -95,19 +96,34 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
   const tables = <usize>load<u32>(rec, 12), scales = <usize>load<u32>(rec, 8);
   const L = linear_codes_begin(tables);
   if (L == 0) return;
-  // Decode splits its one vector by 64-input blocks (work per block: 16 table entries (Re, Im) for each
-  // of 64 inputs and S stages); a batch splits by whole vectors (16 entries per input pair and stage).
+  // Decode splits its one vector by 64-input blocks, a batch by whole vectors. Work in the kernel's
+  // units (one code, ~60 ps): a block's tables take ~1.2 µs per stage (16 entries (Re, Im) for each of
+  // 64 inputs at 2 digit levels, measured), ~2^14 units.
   const units = T == 1 ? (((m + 1) >> 1) + 31) >> 5 : T;
-  const chunk = chunk_rows(ctrl, units, T == 1 ? 1024 * S : 16 * m * S, 1);
+  const blockWork = (1 << 14) * S;
+  const chunk = chunk_rows(ctrl, units, T == 1 ? blockWork : blockWork * ((m + 63) >> 6), 1);
   if (chunk >= units) {
     linear_codes_prepare(tables, x, scales, m, S, T, L);
+  } else {
+    set_job_arg(ctrl, 0, <u32>x);
+    set_job_arg(ctrl, 1, <u32>rec);
+    set_job_arg(ctrl, 2, <u32>m);
+    set_job_arg(ctrl, 3, <u32>S);
+    parallel(ctrl, T == 1 ? JOB_PREPARE_BLOCKS : JOB_PREPARE, units, chunk);
+  }
+  // Batch tables: per input pair and group, 2 KiB per stage transposed (~0.1 µs per stage, ~2^11 units).
+  const pairs = linear_codes_groups(T, L) * ((m + 1) >> 1);
+  if (pairs == 0) return;
+  const pc = chunk_rows(ctrl, pairs, (1 << 11) * S, 1);
+  if (pc >= pairs) {
+    linear_codes_batch(tables, m, S, T, 0, pairs);
     return;
   }
-  set_job_arg(ctrl, 0, <u32>x);
   set_job_arg(ctrl, 1, <u32>rec);
   set_job_arg(ctrl, 2, <u32>m);
   set_job_arg(ctrl, 3, <u32>S);
-  parallel(ctrl, T == 1 ? JOB_PREPARE_BLOCKS : JOB_PREPARE, units, chunk);
+  set_job_arg(ctrl, 4, <u32>T);
+  parallel(ctrl, JOB_BATCH_TABLES, pairs, pc);
 }
 
 /** Vectors [t0, t1) of linear_prepare's tables (one thread's share), at the levels in the first header. */
@@ -216,6 +232,8 @@ export function run_chunk(ctrl: usize, kind: i32, i: i32): void {
     const rec = <usize>job_arg(ctrl, 1);
     cmatvec_prepare_blocks(<usize>load<u32>(rec, 12), <usize>job_arg(ctrl, 0), <usize>load<u32>(rec, 8), <i32>job_arg(ctrl, 2),
       <i32>job_arg(ctrl, 3), <i32>load<u32>(<usize>load<u32>(rec, 12)), r0, r1);
+  } else if (kind == JOB_BATCH_TABLES) {
+    linear_codes_batch(<usize>load<u32>(<usize>job_arg(ctrl, 1) + 12), <i32>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3), <i32>job_arg(ctrl, 4), r0, r1);
   } else if (kind == JOB_ATTENTION) {
     attention_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <usize>job_arg(ctrl, 3),
       <usize>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), <i32>job_arg(ctrl, 7), <i32>job_arg(ctrl, 8),

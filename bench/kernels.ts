@@ -228,22 +228,36 @@ for (const S of [2, 1]) {
 }
 
 {
-  const S = 2, n = 2048, m = 2048, T = 8;
+  // Batched prompts at LLaMA-2-7B's 4096x4096 (codes copies as above, so they come from memory):
+  // cmatmul (the swizzle kernel per vector) and cmatbatch (16 vectors per lane, cmatbatch.ts) with
+  // the table builds each needs, per vector, against one cmatvec.
+  const S = 2, n = 2048, m = 2048, T = 64;
   const bytes = codesBytes(n, m, S);
-  const codes = alloc(bytes); fillU8(codes, bytes);
+  const copies = Math.max(1, Math.ceil(EVICT / bytes));
+  const cs = Array.from({ length: copies }, () => { const c = alloc(bytes); fillU8(c, bytes); return c; });
   const scales = alloc(16 * S); fillF32(scales, 4 * S, 0.05);
   const X = alloc(8 * m * T); fillF32(X, 2 * m * T);
-  const tb = k.cmatvec_tables_bytes(m, S, 2);
-  const tables = alloc(tb * T);
-  const Y = alloc(8 * n * T);
-  for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 2);
-  const [one, mm, prep] = rounds([
-    () => k.cmatvec(Y, tables, codes, scales, n, m, S, 0, n),
-    () => k.cmatmul(Y, tables, codes, scales, n, m, S, T, 0, n),
-    () => { for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 2); },
-  ], 1000, 30);
-  console.log(`\ncmatmul 4096x4096 S=2 L=2 T=${T}: ${mm.toFixed(2)} ms = ${(mm / T).toFixed(2)} ms per vector (cmatvec ${one.toFixed(2)} ms; prepare ${(prep / T).toFixed(2)} ms per vector)`);
-  top = codes;
+  const tb = k.cmatvec_tables_bytes(m, S, 2), bb = k.cmatbatch_tables_bytes(m, S);
+  const tables = alloc(tb * T), bt = alloc(bb * (T / 16)), work = alloc(k.cmatbatch_work_bytes(n));
+  const Y = alloc(8 * n * T), Y2 = alloc(8 * n * T);
+  const prep = () => { for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 2); };
+  const batchPrep = () => { for (let g = 0; g < T / 16; g++) k.cmatbatch_tables(bt + g * bb, tables + 16 * g * tb, m, S, 0, m / 2); };
+  prep(); batchPrep();
+  k.cmatmul(Y, tables, cs[0], scales, n, m, S, T, 0, n);
+  for (let g = 0; g < T / 16; g++) k.cmatbatch(Y2, bt + g * bb, cs[0], n, m, S, 16 * g, 16, 0, n, work);
+  const d = f32(Y, 2 * n * T).findIndex((v, i) => v !== f32(Y2, 2 * n * T)[i]);
+  if (d >= 0) { console.log(`MISMATCH cmatbatch vs cmatmul at ${d}`); process.exit(1); }
+  let i1 = 0, i2 = 0, i3 = 0;
+  const [one, mm, batch, p1, p2] = rounds([
+    () => k.cmatvec(Y, tables, cs[i1++ % copies], scales, n, m, S, 0, n),
+    () => k.cmatmul(Y, tables, cs[i2++ % copies], scales, n, m, S, T, 0, n),
+    () => { const c = cs[i3++ % copies]; for (let g = 0; g < T / 16; g++) k.cmatbatch(Y2, bt + g * bb, c, n, m, S, 16 * g, 16, 0, n, work); },
+    prep,
+    batchPrep,
+  ], 1000, 20);
+  console.log(`\n4096x4096 S=2, 2 levels, a batch of ${T}, per vector: cmatvec ${one.toFixed(3)} ms; cmatmul ${(mm / T).toFixed(3)} ms; ` +
+    `cmatbatch ${(batch / T).toFixed(3)} ms (${(one / (batch / T)).toFixed(2)}x cmatvec); tables ${(p1 / T).toFixed(3)} ms + batch tables ${(p2 / T).toFixed(3)} ms`);
+  top = cs[0];
 }
 
 for (const kind of ["f32", "f16"] as const) {

@@ -57,21 +57,31 @@ function kvBytesFor(c: ModelConfig, ctx: number, kv: KvType): number {
 }
 
 /**
- * Bytes of the activation tables the quantized linears' kernel builds per input vector
- * (assembly/cmatvec.ts cmatvec_tables_bytes at 3 levels, the most either precision builds; keep
- * in sync): a 64-byte header, one f32 per block of 64 inputs (padded to 64 bytes), then 192 bytes
- * per input pair and stage.
+ * Bytes of a quantized linear's tables scratch for T input vectors (assembly/cmatvec.ts
+ * linear_codes_scratch_bytes; keep in sync; tested): the most either precision uses.
+ * - 'exact': T vectors' tables at 3 digit levels, each a 64-byte header, one f32 per block of 64
+ *   inputs (padded to 64 bytes), then 192 bytes per input pair and stage;
+ * - 'fast': T vectors' tables at 2 levels (128 bytes per pair and stage), then for each whole group
+ *   of 16 vectors their transposed tables (cmatbatch.ts: 64 bytes per block, padded, then 2 KiB per
+ *   pair and stage), then 256 bytes of work area per output row.
+ * n, m: complex outputs and inputs.
  */
-export function kernelTablesBytes(m: number, stages: number): number {
-  const pairs = Math.ceil(m / 2);
-  return 64 + up(4 * Math.ceil(pairs / 32)) + pairs * stages * 192;
+export function kernelScratchBytes(n: number, m: number, stages: number, T: number): number {
+  const pairs = Math.ceil(m / 2), blocks = Math.ceil(pairs / 32);
+  const perVector = (levels: number) => 64 + up(4 * blocks) + pairs * stages * 64 * levels;
+  const exact = T * perVector(3);
+  const fast = T * perVector(2) + Math.floor(T / 16) * (up(64 * blocks) + pairs * stages * 2048) + n * 256;
+  return Math.max(exact, fast);
 }
 
-/** The largest kernelTablesBytes over the model's quantized linears (0 when none is quantized). */
+/** The largest kernelScratchBytes over the model's quantized linears (0 when none is quantized). */
 function tablesBytes(c: ModelConfig): number {
   if (c.stages === 0) return 0;
   const kinds = [...LINEARS, ...(c.lmHeadQuantized && !c.tieLmHead ? ['output' as const] : [])];
-  return Math.max(...kinds.map((k) => kernelTablesBytes(linearShape(c, k)[1] / 2, c.stages)));
+  return Math.max(...kinds.map((k) => {
+    const [out, inp] = linearShape(c, k);
+    return kernelScratchBytes(out / 2, inp / 2, c.stages, MAX_BATCH);
+  }));
 }
 
 function scratchLayout(c: ModelConfig, ctx: number) {
@@ -81,8 +91,8 @@ function scratchLayout(c: ModelConfig, ctx: number) {
   const sizes = {
     x: B * c.dim, xb: B * c.dim, xb2: B * Math.max(c.dim, qDim), q: B * qDim, k: B * kvDim, v: B * kvDim,
     att: c.nHeads * ctx, hb: B * c.ffnDim, hb2: B * c.ffnDim, logits: B * c.vocabSize, tokens: B, ctrl: CTRL_BYTES / 4,
-    // the quantized kernel's tables for B input vectors (7B at S = 2: 64 × 1.06 MB)
-    tables: B * tablesBytes(c) / 4,
+    // the quantized kernels' tables for B input vectors (7B at S = 2: 68 MB, 3 levels)
+    tables: tablesBytes(c) / 4,
   };
   let at = 0;
   const off = {} as MemoryPlan['scratch'];

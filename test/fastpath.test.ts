@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { suite } from 'uvu';
 import { convert } from '../src/node/convert.ts';
 import { loadModel } from '../src/node.ts';
-import { kernelTablesBytes } from '../src/layout.ts';
+import { kernelScratchBytes } from '../src/layout.ts';
 import { instantiateWasm } from '../src/wasm.ts';
 import { readFileSync } from 'node:fs';
 import { tempDir } from './fixtures.ts';
@@ -95,10 +95,14 @@ for (const precision of ['fast', 'exact'] as const) for (const c of CASES) {
 s.run();
 
 const t = suite('fast path: scratch size');
-t('layout.ts kernelTablesBytes equals the kernel\'s cmatvec_tables_bytes', async () => {
-  const ex = (await instantiateWasm(readFileSync(new URL('../build/fairy2i.wasm', import.meta.url)))) as unknown as { cmatvec_tables_bytes(m: number, S: number, L: number): number };
+t('layout.ts kernelScratchBytes equals the kernel\'s linear_codes_scratch_bytes', async () => {
+  const ex = (await instantiateWasm(readFileSync(new URL('../build/fairy2i.wasm', import.meta.url)))) as unknown as { linear_codes_scratch_bytes(n: number, m: number, S: number, T: number): number };
   for (const m of [1, 2, 3, 31, 32, 63, 64, 65, 2048, 5504]) {
-    for (let S = 1; S <= 4; S++) assert.is(kernelTablesBytes(m, S), ex.cmatvec_tables_bytes(m, S, 3), `m=${m} S=${S}`);
+    for (const n of [1, 64, 65, 2048, 16000]) {
+      for (let S = 1; S <= 4; S++) {
+        for (const T of [1, 15, 16, 17, 64]) assert.is(kernelScratchBytes(n, m, S, T), ex.linear_codes_scratch_bytes(n, m, S, T), `n=${n} m=${m} S=${S} T=${T}`);
+      }
+    }
   }
 });
 t.run();
