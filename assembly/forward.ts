@@ -15,7 +15,7 @@ import { rope } from './rope';
 import { attention_heads, attention_heads_f16kv } from './attention';
 import { swiglu, add } from './act';
 import { embed_f16, embed_f32, store_f32_to_f16 } from './f16';
-import { chunk_r0, chunk_r1, chunk_rows, job_arg, parallel, set_job_arg } from './threads';
+import { chunk_r0, chunk_r1, chunk_rows, chunk_rows_few, job_arg, parallel, set_job_arg } from './threads';
 
 // Descriptor slots (u32, 4 bytes each). Keep in sync with src/layout.ts.
 const D_DIM: i32 = 0;
@@ -126,6 +126,12 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
   parallel(ctrl, JOB_BATCH_TABLES, pairs, pc);
 }
 
+/** Table levels linear_prepare wrote for the codes record at `rec` (0: the reference). */
+// @ts-ignore: decorator
+@inline function linear_codes_levels(rec: usize): i32 {
+  return <i32>load<u32>(<usize>load<u32>(rec, 12));
+}
+
 /** Vectors [t0, t1) of linear_prepare's tables (one thread's share), at the levels in the first header. */
 // @ts-ignore: decorator
 @inline function prepare_vectors(x: usize, rec: usize, m: i32, S: i32, t0: i32, t1: i32): void {
@@ -164,7 +170,11 @@ function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32,
   // Work units: additions per row (per complex row: m inputs × 2S planes = inp · S).
   // Codes: whole groups of 4 tiles of 16 rows (cmatvec.ts GROUP_TILES × TILE): the kernel streams
   // each input vector's tables once per group, so smaller chunks would multiply that traffic.
-  const cr = chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, codes ? CODE_ROWS_ALIGN : 16);
+  // A batch through cmatbatch (16+ vectors at 2 levels) streams all its tables once per call: few,
+  // large chunks (with 64-row chunks, 2 threads ran a 7B prompt no faster than 1: 2.6 vs 2.8 tok/s;
+  // with these, 4.0. Splitting by vector groups instead measured the same).
+  const batched = codes && linear_codes_groups(T, linear_codes_levels(rec)) > 0;
+  const cr = batched ? chunk_rows_few(ctrl, rows, CODE_ROWS_ALIGN) : chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, codes ? CODE_ROWS_ALIGN : 16);
   if (cr >= rows) {
     linear_rows(y, x, rec, out, inp, S, T, 0, rows);
     return;

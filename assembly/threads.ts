@@ -94,6 +94,17 @@ export function chunk_rows(ctrl: usize, rows: i32, rowWork: i32, align: i32): i3
   return min(cr, rows);
 }
 
+/**
+ * Rows per chunk for work whose every chunk pays a fixed cost on top of its rows' (a cmatbatch call
+ * streams all of its tables once): about two chunks per thread, multiples of `align`; `rows` (run it
+ * inline) without a pool.
+ */
+export function chunk_rows_few(ctrl: usize, rows: i32, align: i32): i32 {
+  if (ctrl == 0 || load<i32>(ctrl + C_THREADS) <= 1 || rows <= align) return rows;
+  const per = (rows + 2 * load<i32>(ctrl + C_THREADS) - 1) / (2 * load<i32>(ctrl + C_THREADS));
+  return min(rows, (per + align - 1) / align * align);
+}
+
 /** Claims and runs chunks of job `epoch` until none is left; returns how many it ran. */
 function claim_and_run(ctrl: usize, epoch: i64): i32 {
   const chunks = load<i32>(ctrl + C_CHUNKS);

@@ -10,9 +10,9 @@
 //    of 32000 unused pieces (what convert writes for a checkpoint without tokenizer). Or takes
 //    --model FILE (e.g. bench/convert-7b.ts --keep's output).
 // 2. In a child process (so its peak RSS is the engine's alone): loadModel(file, { contextLength:
-//    2048 }), the logits of token 1 at position 0 (saved for the check), then model.complete([1, 2,
-//    3], { temperature: 0, maxTokens: 8, stopAtEos: false }); prints memoryBytes, the KV type, load
-//    time, tokens/s and peak RSS.
+//    2048, precision: 'exact' }), the logits of token 1 at position 0 (saved for the check), then
+//    model.complete([1, 2, 3], { temperature: 0, maxTokens: 8, stopAtEos: false }); prints
+//    memoryBytes, the KV type, load time, tokens/s and peak RSS.
 // 3. Checks before it reports: those logits against a float64 reference computed here from the
 //    file's bytes (at position 0 attention returns V unchanged, so q/k are not needed): within 1e-3 of
 //    max |logit| (test/engine.test.ts's bound) with the same arg-max; every tensor above 2 GiB (the
@@ -50,7 +50,8 @@ if (flag('--child')) {
   const t0 = performance.now();
   let model;
   try {
-    model = await loadModel(file, { contextLength: ctx });
+    // 'exact': the check below is test/engine.test.ts's; the memory plan is the same for both precisions
+    model = await loadModel(file, { contextLength: ctx, precision: 'exact' });
   } catch (e) {
     const err = e as { code?: string; message: string };
     console.log(JSON.stringify({ ok: false, code: err.code ?? null, message: err.message, peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
