@@ -17,14 +17,10 @@
 //
 //     group_bytes = up64(blocks · 64) + ceil(m/2) · S · 2048
 
-import { cmatvec_tables_bytes } from './cmatvec';
+import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, tableBlocks, up64 } from './cmatvec';
 
 /** Vectors per group (the lanes of a v128 of bytes). */
 export const BATCH_LANES: i32 = 16;
-/** Input pairs per quantization block (cmatvec.ts BLOCK_PAIRS). */
-const BLOCK_PAIRS: i32 = 32;
-/** Bytes of a cmatvec tables header before its block scales (cmatvec.ts TAB_HEADER). */
-const TAB_HEADER: usize = 64;
 /**
  * Pairs per chunk: a chunk's batch records (8 pairs · S stages · 2 KiB, 32 KiB at S = 2) stay near
  * while a row group runs through them (measured at 4096 × 4096, S = 2: 2, 4, 8, 16, 32 pairs gave
@@ -38,28 +34,10 @@ const CHUNK_PAIRS: i32 = 8;
  */
 const GROUP_ROWS: i32 = 1024;
 
-// @ts-ignore: decorator
-@inline
-function up64(b: usize): usize {
-  return (b + 63) & ~(<usize>63);
-}
-
-// @ts-ignore: decorator
-@inline
-function blocksOf(m: i32): i32 {
-  return (((m + 1) >> 1) + BLOCK_PAIRS - 1) / BLOCK_PAIRS;
-}
 
 export function cmatbatch_tables_bytes(m: i32, S: i32): i32 {
   // -> bytes of one group's batch tables for m complex inputs and S stages
-  return <i32>(up64(<usize>blocksOf(m) << 6) + <usize>((m + 1) >> 1) * <usize>S * 2048);
-}
-
-/** Offset of cmatvec tables' records (cmatvec.ts entriesOffset). */
-// @ts-ignore: decorator
-@inline
-function entriesOffset(m: i32): usize {
-  return TAB_HEADER + up64(<usize>blocksOf(m) << 2);
+  return <i32>(up64(<usize>tableBlocks(m) << 6) + <usize>((m + 1) >> 1) * <usize>S * 2048);
 }
 
 // ---- batch tables ----
@@ -153,7 +131,7 @@ function transpose16(dst: usize, src: usize, srcStride: usize): void {
  */
 function batchTables(bt: usize, tables: usize, m: i32, S: i32, p0: i32, p1: i32, simd: bool): void {
   const stride = <usize>cmatvec_tables_bytes(m, S, 2);
-  const blocks = blocksOf(m);
+  const blocks = tableBlocks(m);
   if (p0 == 0) {
     for (let b = 0; b < blocks; b++) {
       for (let v = 0; v < BATCH_LANES; v++) {
@@ -255,7 +233,7 @@ export function cmatbatch(Y: usize, bt: usize, codes: usize, n: i32, m: i32, S: 
   // work: cmatbatch_work_bytes(n) bytes, row r's part only used by the call that writes row r (so
   // calls on other threads for other rows may share it).
   const P = (m + 1) >> 1;
-  const blocks = blocksOf(m);
+  const blocks = tableBlocks(m);
   const tileBytes = <usize>(P * S) << 4;
   const recs = bt + up64(<usize>blocks << 6);
   const ys = <usize>n << 3;

@@ -60,17 +60,24 @@ const GROUP_TILES: i32 = 4;
 const BATCH_GROUP_TILES: i32 = 8;
 
 /** Input pairs per quantization block (64 inputs). */
-const BLOCK_PAIRS: i32 = 32;
+export const BLOCK_PAIRS: i32 = 32;
 /** 1.5·2^23 and its bits: see quant1. */
 const MAGIC: f32 = 12582912.0;
 const MAGIC_BITS: i32 = 0x4b400000;
 /** Bytes of the tables header: u32 levels, u32 m, u32 S, u32 blocks. */
-const TAB_HEADER: usize = 64;
+export const TAB_HEADER: usize = 64;
 
 // @ts-ignore: decorator
 @inline
-function up64(b: usize): usize {
+export function up64(b: usize): usize {
   return (b + 63) & ~(<usize>63);
+}
+
+/** Quantization blocks (one scale each) of m complex inputs. */
+// @ts-ignore: decorator
+@inline
+export function tableBlocks(m: i32): i32 {
+  return (((m + 1) >> 1) + BLOCK_PAIRS - 1) / BLOCK_PAIRS;
 }
 
 /** Largest |v| of a table entry at L levels of balanced base-128 digits in [−64, 63]. */
@@ -83,9 +90,8 @@ function qmax(L: i32): f32 {
 /** Offset of the entries in a tables region: header, then one f32 scale per block. */
 // @ts-ignore: decorator
 @inline
-function entriesOffset(m: i32): usize {
-  const blocks = (((m + 1) >> 1) + BLOCK_PAIRS - 1) / BLOCK_PAIRS;
-  return TAB_HEADER + up64(<usize>blocks << 2);
+export function entriesOffset(m: i32): usize {
+  return TAB_HEADER + up64(<usize>tableBlocks(m) << 2);
 }
 
 export function cmatvec_tables_bytes(m: i32, S: i32, levels: i32): i32 {
@@ -228,7 +234,7 @@ function entries4(ent: usize, x: usize, scales: usize, m: i32, S: i32, L: i32, j
 @inline
 function prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels: i32, simd: bool, b0: i32, b1: i32): void {
   const P = (m + 1) >> 1;
-  const blocks = (P + BLOCK_PAIRS - 1) / BLOCK_PAIRS;
+  const blocks = tableBlocks(m);
   if (b0 == 0) {
     store<u32>(tables, levels);
     store<u32>(tables, m, 4);

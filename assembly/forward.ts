@@ -8,7 +8,7 @@
 // a row's (a head's) value is computed by the same code whichever thread runs it, so the results do
 // not depend on the number of threads.
 
-import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_batch, linear_codes_begin, linear_codes_groups, linear_codes_prepare, linear_codes_rows } from './cmatvec';
+import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_batch, tableBlocks, linear_codes_begin, linear_codes_groups, linear_codes_prepare, linear_codes_rows } from './cmatvec';
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { rmsnorm } from './norm';
 import { rope } from './rope';
@@ -99,7 +99,7 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
   // Decode splits its one vector by 64-input blocks, a batch by whole vectors. Work in the kernel's
   // units (one code, ~60 ps): a block's tables take ~1.2 µs per stage (16 entries (Re, Im) for each of
   // 64 inputs at 2 digit levels, measured), ~2^14 units.
-  const units = T == 1 ? (((m + 1) >> 1) + 31) >> 5 : T;
+  const units = T == 1 ? tableBlocks(m) : T;
   const blockWork = (1 << 14) * S;
   const chunk = chunk_rows(ctrl, units, T == 1 ? blockWork : blockWork * ((m + 63) >> 6), 1);
   if (chunk >= units) {
