@@ -17,7 +17,7 @@
 //
 //     group_bytes = up64(blocks · 64) + ceil(m/2) · S · 2048
 
-import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, tableBlocks, up64 } from './cmatvec';
+import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, evenSums, rowsHigh, rowsLow, tableBlocks, up64 } from './cmatvec';
 
 /** Vectors per group (the lanes of a v128 of bytes). */
 export const BATCH_LANES: i32 = 16;
@@ -33,7 +33,6 @@ const CHUNK_PAIRS: i32 = 8;
  * against cmatvec: 64 rows 1.07x (the tables' traffic), 256 rows 1.36x, 1024 rows 1.45x, 4096 1.31x.
  */
 const GROUP_ROWS: i32 = 1024;
-
 
 export function cmatbatch_tables_bytes(m: i32, S: i32): i32 {
   // -> bytes of one group's batch tables for m complex inputs and S stages
@@ -190,14 +189,13 @@ function rowPass(acc: usize, cp: usize, rec: usize, cnt: i32): void {
   v128.store(acc, r2, 64); v128.store(acc, o2, 80); v128.store(acc, r3, 96); v128.store(acc, o3, 112);
 }
 
-/** Vectors 0..7 (lo) or 8..15 of an i16 level sum from its raw-lane and odd-lane sums, bias removed. */
+/** Vectors 0..7 (lo) or 8..15 of an i16 level sum from its raw-lane and odd-lane sums, bias removed (as pass2's rows). */
 // @ts-ignore: decorator
 @inline
 function level(acc: usize, k: i32, bias: v128, high: bool): v128 {
   const raw = v128.load(acc + (<usize>k << 5)), odd = v128.load(acc + (<usize>k << 5), 16);
-  const e = i16x8.sub(i16x8.sub(raw, i16x8.shl(odd, 8)), bias), o = i16x8.sub(odd, bias);
-  return high ? i8x16.shuffle(e, o, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31)
-    : i8x16.shuffle(e, o, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const e = i16x8.sub(evenSums(raw, odd), bias), o = i16x8.sub(odd, bias);
+  return high ? rowsHigh(e, o) : rowsLow(e, o);
 }
 
 /** f[0..4) += d · f32(128 · hi + lo) for 4 vectors (as cmatvec.ts flush2). */

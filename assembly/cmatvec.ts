@@ -370,14 +370,14 @@ function pass3(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
 /** Rows 0..7 as i16 lanes from even rows (0, 2, .., 14) and odd rows (1, 3, .., 15). */
 // @ts-ignore: decorator
 @inline
-function rowsLow(e: v128, o: v128): v128 {
+export function rowsLow(e: v128, o: v128): v128 {
   return i8x16.shuffle(e, o, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
 }
 
 /** Rows 8..15, as rowsLow. */
 // @ts-ignore: decorator
 @inline
-function rowsHigh(e: v128, o: v128): v128 {
+export function rowsHigh(e: v128, o: v128): v128 {
   return i8x16.shuffle(e, o, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 
@@ -423,9 +423,7 @@ function pass2(yr: usize, yi: usize, cp: usize, tp: usize, cnt: i32, d: f32): vo
     cp += 16;
     tp += 128;
   }
-  // e·: Σ of whole u16 lanes (even + 256·odd, mod 2^16) less 256·Σ odd is Σ even (< 2^15).
-  e0 = i16x8.sub(e0, i16x8.shl(o0, 8)); e1 = i16x8.sub(e1, i16x8.shl(o1, 8));
-  f0 = i16x8.sub(f0, i16x8.shl(p0, 8)); f1 = i16x8.sub(f1, i16x8.shl(p1, 8));
+  e0 = evenSums(e0, o0); e1 = evenSums(e1, o1); f0 = evenSums(f0, p0); f1 = evenSums(f1, p1);
   const dv = f32x4.splat(d);
   const bias = i16x8.splat(<i16>(cnt << 7));
   e0 = i16x8.sub(e0, bias); o0 = i16x8.sub(o0, bias); e1 = i16x8.sub(e1, bias); o1 = i16x8.sub(o1, bias);
@@ -434,6 +432,16 @@ function pass2(yr: usize, yi: usize, cp: usize, tp: usize, cnt: i32, d: f32): vo
   flush2(yr + 32, rowsHigh(e0, o0), rowsHigh(e1, o1), dv);
   flush2(yi, rowsLow(f0, p0), rowsLow(f1, p1), dv);
   flush2(yi + 32, rowsHigh(f0, p0), rowsHigh(f1, p1), dv);
+}
+
+/**
+ * Σ of the even bytes' u8 values per u16 lane, from raw (Σ of whole u16 lanes, even + 256·odd, mod
+ * 2^16) and odd (Σ of the odd bytes): exact while that sum is below 2^15 (at most 128 adds of 254).
+ */
+// @ts-ignore: decorator
+@inline
+export function evenSums(raw: v128, odd: v128): v128 {
+  return i16x8.sub(raw, i16x8.shl(odd, 8));
 }
 
 /** y[0..8) at yp += d · f32(acc_0 · 128 + acc_1) for 8 rows of i16 level sums. */

@@ -136,7 +136,7 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
 // @ts-ignore: decorator
 @inline function prepare_vectors(x: usize, rec: usize, m: i32, S: i32, t0: i32, t1: i32): void {
   const tables = <usize>load<u32>(rec, 12);
-  const L = <i32>load<u32>(tables);
+  const L = linear_codes_levels(rec);
   const stride = <usize>cmatvec_tables_bytes(m, S, L);
   linear_codes_prepare(tables + <usize>t0 * stride, x + (<usize>(t0 * m) << 3), <usize>load<u32>(rec, 8), m, S, t1 - t0, L);
 }
@@ -241,7 +241,7 @@ export function run_chunk(ctrl: usize, kind: i32, i: i32): void {
   } else if (kind == JOB_PREPARE_BLOCKS) {
     const rec = <usize>job_arg(ctrl, 1);
     cmatvec_prepare_blocks(<usize>load<u32>(rec, 12), <usize>job_arg(ctrl, 0), <usize>load<u32>(rec, 8), <i32>job_arg(ctrl, 2),
-      <i32>job_arg(ctrl, 3), <i32>load<u32>(<usize>load<u32>(rec, 12)), r0, r1);
+      <i32>job_arg(ctrl, 3), linear_codes_levels(rec), r0, r1);
   } else if (kind == JOB_BATCH_TABLES) {
     linear_codes_batch(<usize>load<u32>(<usize>job_arg(ctrl, 1) + 12), <i32>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3), <i32>job_arg(ctrl, 4), r0, r1);
   } else if (kind == JOB_ATTENTION) {

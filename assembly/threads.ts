@@ -101,7 +101,8 @@ export function chunk_rows(ctrl: usize, rows: i32, rowWork: i32, align: i32): i3
  */
 export function chunk_rows_few(ctrl: usize, rows: i32, align: i32): i32 {
   if (ctrl == 0 || load<i32>(ctrl + C_THREADS) <= 1 || rows <= align) return rows;
-  const per = (rows + 2 * load<i32>(ctrl + C_THREADS) - 1) / (2 * load<i32>(ctrl + C_THREADS));
+  const chunks = 2 * load<i32>(ctrl + C_THREADS);
+  const per = (rows + chunks - 1) / chunks;
   return min(rows, (per + align - 1) / align * align);
 }
 

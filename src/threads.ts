@@ -22,7 +22,7 @@ const C_SPIN = 204;
  * minChunkWork to split even the tiny test models.
  */
 export const threadTuning = {
-  /** Smallest chunk worth handing to another thread: ~10 µs of SIMD adds. */
+  /** Smallest chunk worth handing to another thread: ~2 µs of the quantized kernel (~60 ps a unit). */
   minChunkWork: 1 << 15,
   /**
    * Polls of the job word (workers) or the done counter (the posting thread) before sleeping. With

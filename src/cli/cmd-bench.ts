@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fairy2iError } from '../errors.js';
 import type { ModelHeader } from '../format.js';
+import type { Precision } from '../model.js';
 import { ingest } from '../generate.js';
 import { loadModel, wasmModule } from '../node.js';
 import { readModelHeaderFromFile } from '../node/read-header.js';
@@ -81,7 +82,7 @@ export async function runBench(a: Parsed): Promise<void> {
     const header = readModelHeaderFromFile(file);
     const ctx = Math.min(Math.max(promptLen, decodePrompt + nGen) + 1, (f.ctx as number | undefined) ?? header.config.contextLength, header.config.contextLength);
     if (promptLen > ctx || decodePrompt + nGen > ctx) throw new Fairy2iError('option', `--prompt ${promptLen} / --decode-prompt ${decodePrompt} + --generate ${nGen} do not fit in a context of ${ctx}`);
-    const model = await loadModel(file, { contextLength: ctx, threads: f.threads as number | undefined, precision: f.precision as 'fast' | 'exact' });
+    const model = await loadModel(file, { contextLength: ctx, threads: f.threads as number | undefined, precision: f.precision as Precision });
     const V = model.config.vocabSize;
     const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + seed * 104729) % (V - 3)));
     // Prefill: a fresh window of promptLen tokens.

@@ -3,7 +3,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { Fairy2iError } from '../errors.js';
-import type { Model } from '../model.js';
+import type { Model, Precision } from '../model.js';
 import { defaultModelPath, loadModel } from '../node.js';
 import type { FlagSpec } from './args.js';
 
@@ -23,7 +23,7 @@ export async function openModel(flags: Record<string, unknown>, quiet = false): 
   const model = await loadModel(path, {
     contextLength: flags.ctx as number | undefined,
     threads: flags.threads as number | undefined,
-    precision: flags.precision as 'fast' | 'exact',
+    precision: flags.precision as Precision,
     onProgress: tty ? ({ loaded, total }) => process.stderr.write(`\rloading ${path}: ${((100 * loaded) / total).toFixed(0)}%`) : undefined,
   });
   if (tty) process.stderr.write('\r\x1b[K');
