@@ -2,13 +2,18 @@
 //
 // cmatvec (cmatvec.ts) looks up 16 rows of one vector's tables with i8x16.swizzle; its cost is per
 // vector, so a batch of them costs as much as that many decode steps. Here the 16 lanes are 16
-// vectors instead: the tables of 16 vectors are transposed so that, for one row's code nibble e, the
-// 16 vectors' entries are one 16-byte load, and a row's code byte is read once for all of them. Per
-// code byte: 8 loads, 4 u8 adds and 12 ops to accumulate (as pass2's raw-lane sums), for 16 vectors,
-// against pass2's 39 vector ops per 16 code bytes per vector: ~1.5x faster per vector than cmatvec
-// (bench/kernels.ts), where the scalar work per code byte (its address, the loop) and the tables'
-// traffic from L2/L3 take the rest. The integer sums, their order and the
-// f32 operations are cmatvec's, so each vector's result is cmatvec's bit for bit.
+// vectors instead, and a row's code byte is read once for all of them:
+//   1. batch tables (cmatbatch_tables, shared by the threads): the 16 vectors' tables transposed, so
+//      that for one nibble value e the 16 vectors' entries are one 16-byte load;
+//   2. expanded tables (per thread, a chunk of 16 records at a time): for every byte value c, the sum
+//      of the low nibble's and the high nibble's entries, per plane (Re, Im × 2 digit levels) — 64
+//      bytes, one cache line, per byte value, 16 KiB per record. The u8 sum is what the kernel added
+//      per code byte anyway (each digit + 64 is at most 127), so nothing changes but its place;
+//   3. per code byte: its one line, 4 loads, and 12 ops to accumulate (as pass2's raw-lane sums).
+// Per 16 vectors a code byte costs ~21 ops against ~35 with two lookups per byte (1.55x at 7B shapes,
+// bench/kernels.ts) and against 16 × 2.4 in cmatvec. A chunk's expansion (~3 K ops a record) is
+// paid once per group of up to 4096 rows. The integer sums, their order and the f32 operations are
+// cmatvec's, so each vector's result is cmatvec's bit for bit.
 //
 // Batch tables (one group of 16 vectors, from their cmatvec_prepare tables at L = 2):
 //     d:       f32 [blocks][16]: block b's scale d_b of each vector          (blocks · 64 bytes)
@@ -16,23 +21,36 @@
 //              (i = (part·2 + level)·32 + half·16 + e), i.e. [part·2 + level][half][e][vector]
 //
 //     group_bytes = up64(blocks · 64) + ceil(m/2) · S · 2048
+//
+// Expanded tables (a thread's scratch, cmatbatch_expand_bytes()): record j of the chunk at j · 16 KiB,
+// byte value c at + c · 64, plane k = part·2 + level at + k · 16, vector v at + v:
+//     rec[k][0][c & 15][v] + rec[k][1][c >> 4][v]
 
 import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, evenSums, rowsHigh, rowsLow, tableBlocks, up64 } from './cmatvec';
 
 /** Vectors per group (the lanes of a v128 of bytes). */
 export const BATCH_LANES: i32 = 16;
 /**
- * Pairs per chunk: a chunk's batch records (8 pairs · S stages · 2 KiB, 32 KiB at S = 2) stay near
- * while a row group runs through them (measured at 4096 × 4096, S = 2: 2, 4, 8, 16, 32 pairs gave
- * 1.21, 1.45, 1.51, 1.33, 1.25x cmatvec per vector).
+ * Records (pair and stage) per chunk: their expanded tables (256 KiB) stay in L2 while the group's rows
+ * run through them, each row's 8 sums in registers across the chunk. Measured at 7B shapes, S = 2,
+ * per call against two lookups a byte: 4 records 1.3x, 8 1.2-1.3x, 16 1.55x, 32 1.52x.
  */
-const CHUNK_PAIRS: i32 = 8;
+const CHUNK_RECORDS: i32 = 16;
 /**
- * Rows per group: the group runs through all the batch tables once (4 MiB for 16 vectors at m = 2048,
- * S = 2, from L3), chunk by chunk, its rows' i16 and f32 sums (256 B a row) beside. Per vector
- * against cmatvec: 64 rows 1.07x (the tables' traffic), 256 rows 1.36x, 1024 rows 1.45x, 4096 1.31x.
+ * Rows per group: each chunk's expansion is paid once per group, and the group's i16 and f32 sums
+ * (256 B a row) stream past each chunk. 1024 rows: 1.46x; 4096: 1.56x (same measurement).
  */
-const GROUP_ROWS: i32 = 1024;
+const GROUP_ROWS: i32 = 4096;
+/** Bytes of one record's expanded tables: 256 byte values × 4 planes × 16 vectors. */
+const EXPANDED_RECORD: usize = 16384;
+/** Bytes of a group's row sums: per row, 8 i16 raw/odd sums and 32 f32 sums (16 vectors, Re and Im). */
+const ROW_SUMS: usize = 256;
+
+export function cmatbatch_scratch_bytes(): i32 {
+  // -> bytes of scratch a thread running cmatbatch needs of its own: a chunk's expanded tables, then
+  // a row group's sums
+  return <i32>(<usize>CHUNK_RECORDS * EXPANDED_RECORD + <usize>GROUP_ROWS * ROW_SUMS);
+}
 
 export function cmatbatch_tables_bytes(m: i32, S: i32): i32 {
   // -> bytes of one group's batch tables for m complex inputs and S stages
@@ -165,25 +183,41 @@ export function cmatbatch_tables_ref(bt: usize, tables: usize, m: i32, S: i32, p
 
 // ---- the kernel ----
 
-/** Adds one code byte's 4 lookups (Re, Im × 2 levels) for 16 vectors to the raw/odd sums at acc. */
+/** The expanded tables of `cnt` consecutive batch records at rec, into xt (layout above). */
+function expand(xt: usize, rec: usize, cnt: i32): void {
+  for (let j = 0; j < cnt; j++) {
+    for (let h = 0; h < 16; h++) {
+      const hp = rec + 256 + (<usize>h << 4);
+      const h0 = v128.load(hp), h1 = v128.load(hp, 512), h2 = v128.load(hp, 1024), h3 = v128.load(hp, 1536);
+      let dst = xt + (<usize>h << 10), lp = rec;
+      for (let l = 0; l < 16; l++) {
+        v128.store(dst, i8x16.add(v128.load(lp), h0));
+        v128.store(dst, i8x16.add(v128.load(lp, 512), h1), 16);
+        v128.store(dst, i8x16.add(v128.load(lp, 1024), h2), 32);
+        v128.store(dst, i8x16.add(v128.load(lp, 1536), h3), 48);
+        dst += 64;
+        lp += 16;
+      }
+    }
+    rec += 2048;
+    xt += EXPANDED_RECORD;
+  }
+}
+
+/** Adds `cnt` code bytes' lines (Re, Im × 2 levels, 16 vectors) of a row to its raw/odd sums at acc. */
 // @ts-ignore: decorator
 @inline
-function rowPass(acc: usize, cp: usize, rec: usize, cnt: i32): void {
+function rowPass(acc: usize, cp: usize, xt: usize, cnt: i32): void {
   let r0 = v128.load(acc), o0 = v128.load(acc, 16), r1 = v128.load(acc, 32), o1 = v128.load(acc, 48);
   let r2 = v128.load(acc, 64), o2 = v128.load(acc, 80), r3 = v128.load(acc, 96), o3 = v128.load(acc, 112);
   for (let i = 0; i < cnt; i++) {
-    const byte = <usize>load<u8>(cp);
-    const tl = rec + ((byte & 15) << 4), th = rec + 256 + ((byte >> 4) << 4);
-    let v = i8x16.add(v128.load(tl), v128.load(th));
-    r0 = i16x8.add(r0, v); o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
-    v = i8x16.add(v128.load(tl, 512), v128.load(th, 512));
-    r1 = i16x8.add(r1, v); o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
-    v = i8x16.add(v128.load(tl, 1024), v128.load(th, 1024));
-    r2 = i16x8.add(r2, v); o2 = i16x8.add(o2, i16x8.shr_u(v, 8));
-    v = i8x16.add(v128.load(tl, 1536), v128.load(th, 1536));
-    r3 = i16x8.add(r3, v); o3 = i16x8.add(o3, i16x8.shr_u(v, 8));
+    const e = xt + (<usize>load<u8>(cp) << 6);
+    let v = v128.load(e); r0 = i16x8.add(r0, v); o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
+    v = v128.load(e, 16); r1 = i16x8.add(r1, v); o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
+    v = v128.load(e, 32); r2 = i16x8.add(r2, v); o2 = i16x8.add(o2, i16x8.shr_u(v, 8));
+    v = v128.load(e, 48); r3 = i16x8.add(r3, v); o3 = i16x8.add(o3, i16x8.shr_u(v, 8));
     cp += 16;
-    rec += 2048;
+    xt += EXPANDED_RECORD;
   }
   v128.store(acc, r0); v128.store(acc, o0, 16); v128.store(acc, r1, 32); v128.store(acc, o1, 48);
   v128.store(acc, r2, 64); v128.store(acc, o2, 80); v128.store(acc, r3, 96); v128.store(acc, o3, 112);
@@ -220,16 +254,10 @@ function flushRow(f: usize, acc: usize, d: usize, bias: v128): void {
   }
 }
 
-export function cmatbatch_work_bytes(n: i32): i32 {
-  // -> bytes of cmatbatch's work area for n rows: each row's i16 sums (128 B) and f32 sums (128 B)
-  return n << 8;
-}
-
-export function cmatbatch(Y: usize, bt: usize, codes: usize, n: i32, m: i32, S: i32, v0: i32, nv: i32, r0: i32, r1: i32, work: usize): void {
+export function cmatbatch(Y: usize, bt: usize, codes: usize, n: i32, m: i32, S: i32, v0: i32, nv: i32, r0: i32, r1: i32, scratch: usize): void {
   // codes layout 2; bt: batch tables of vectors v0 .. v0 + 15 (cmatbatch_tables) -> Y f32 (T, 2n),
   // rows [r0, r1) of y_v0 .. y_(v0 + nv − 1) written (nv <= 16), each equal to cmatvec's bits.
-  // work: cmatbatch_work_bytes(n) bytes, row r's part only used by the call that writes row r (so
-  // calls on other threads for other rows may share it).
+  // scratch: cmatbatch_scratch_bytes() bytes of the calling thread's own.
   const P = (m + 1) >> 1;
   const blocks = tableBlocks(m);
   const tileBytes = <usize>(P * S) << 4;
@@ -237,20 +265,21 @@ export function cmatbatch(Y: usize, bt: usize, codes: usize, n: i32, m: i32, S: 
   const ys = <usize>n << 3;
   for (let g0 = r0; g0 < r1; g0 += GROUP_ROWS) {
     const g1 = min(r1, g0 + GROUP_ROWS);
-    const iacc = work + (<usize>g0 << 7), facc = work + (<usize>(n + g0) << 7);
+    const xt = scratch, iacc = xt + <usize>CHUNK_RECORDS * EXPANDED_RECORD, facc = iacc + (<usize>GROUP_ROWS << 7);
     memory.fill(facc, 0, <usize>(g1 - g0) << 7);
     for (let b = 0; b < blocks; b++) {
       memory.fill(iacc, 0, <usize>(g1 - g0) << 7);
-      const pb = b * BLOCK_PAIRS, pe = min(P, pb + BLOCK_PAIRS);
-      for (let c0 = pb; c0 < pe; c0 += CHUNK_PAIRS) {
-        const cnt = (min(pe, c0 + CHUNK_PAIRS) - c0) * S;
-        const rec = recs + (<usize>(c0 * S) << 11);
+      // records (p·S + s) of the block's pairs
+      const rb = b * BLOCK_PAIRS * S, re = min(P, (b + 1) * BLOCK_PAIRS) * S;
+      for (let c0 = rb; c0 < re; c0 += CHUNK_RECORDS) {
+        const cnt = min(re, c0 + CHUNK_RECORDS) - c0;
+        expand(xt, recs + (<usize>c0 << 11), cnt);
         for (let r = g0; r < g1; r++) {
-          const cp = codes + <usize>(r >> 4) * tileBytes + (<usize>(c0 * S) << 4) + <usize>(r & 15);
-          rowPass(iacc + (<usize>(r - g0) << 7), cp, rec, cnt);
+          const cp = codes + <usize>(r >> 4) * tileBytes + (<usize>c0 << 4) + <usize>(r & 15);
+          rowPass(iacc + (<usize>(r - g0) << 7), cp, xt, cnt);
         }
       }
-      const bias = i16x8.splat(<i16>(((pe - pb) * S) << 7));
+      const bias = i16x8.splat(<i16>((re - rb) << 7));
       const d = bt + (<usize>b << 6);
       for (let r = g0; r < g1; r++) flushRow(facc + (<usize>(r - g0) << 7), iacc + (<usize>(r - g0) << 7), d, bias);
     }

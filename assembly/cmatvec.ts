@@ -50,7 +50,7 @@
 // 12 accumulators would spill, so Re and Im are two passes over the block's codes (at most 2 KiB, in
 // L1), 62 ops (~2.6 GB/s). The kernel is bound by that instruction count, not by memory.
 
-import { BATCH_LANES, cmatbatch, cmatbatch_tables, cmatbatch_tables_bytes, cmatbatch_work_bytes } from './cmatbatch';
+import { BATCH_LANES, cmatbatch, cmatbatch_tables, cmatbatch_tables_bytes } from './cmatbatch';
 
 /** Rows per tile. */
 const TILE: i32 = 16;
@@ -710,11 +710,20 @@ export function linear_codes_prepare(tables: usize, X: usize, scales: usize, m: 
 
 // A batch of T >= 16 vectors at 2 levels also runs through cmatbatch.ts, 16 vectors at a time (the
 // rest through cmatmul). Its scratch follows the T vectors' tables: the batch tables of each whole
-// group of 16, then cmatbatch's work areas (src/layout.ts plans the total).
+// group of 16 (src/layout.ts plans the total); each thread has cmatbatch_scratch_bytes() of its own.
 
 /** Groups of 16 vectors a batch of T at L levels runs through cmatbatch (0: none). */
 export function linear_codes_groups(T: i32, L: i32): i32 {
   return L == 2 ? T / BATCH_LANES : 0;
+}
+
+/**
+ * Units of a batch's rows pass (0 when it has no groups): each group of 16 vectors, and the vectors
+ * after the last whole group together (through cmatmul), each over any row range.
+ */
+export function linear_codes_units(T: i32, L: i32): i32 {
+  const G = linear_codes_groups(T, L);
+  return G == 0 ? 0 : G + (T > G * BATCH_LANES ? 1 : 0);
 }
 
 /** Where group g's batch tables start, for T vectors at L levels. */
@@ -724,11 +733,11 @@ function groupTables(tables: usize, m: i32, S: i32, T: i32, L: i32, g: i32): usi
   return tables + <usize>T * <usize>cmatvec_tables_bytes(m, S, L) + <usize>g * <usize>cmatbatch_tables_bytes(m, S);
 }
 
-export function linear_codes_scratch_bytes(n: i32, m: i32, S: i32, T: i32): i32 {
-  // -> bytes of a linear's tables scratch for T vectors (n complex rows, m complex inputs, S stages):
+export function linear_codes_scratch_bytes(m: i32, S: i32, T: i32): i32 {
+  // -> bytes of a linear's tables scratch for T vectors (m complex inputs, S stages):
   // the most either precision uses
   const exact = T * cmatvec_tables_bytes(m, S, 3);
-  const fast = <i32>(groupTables(0, m, S, T, 2, linear_codes_groups(T, 2)) + <usize>cmatbatch_work_bytes(n));
+  const fast = <i32>groupTables(0, m, S, T, 2, linear_codes_groups(T, 2));
   return max(exact, fast);
 }
 
@@ -743,23 +752,38 @@ export function linear_codes_batch(tables: usize, m: i32, S: i32, T: i32, u0: i3
   }
 }
 
-/** Rows [r0, r1) of Y (T, 2n) = the layer applied to X (T, 2m), on any thread, after linear_codes_prepare (and _batch). */
+/**
+ * Unit u (linear_codes_units) of a batch's rows [r0, r1): group u's 16 vectors through cmatbatch,
+ * or the vectors after the last whole group through cmatmul. scratch: the calling thread's own.
+ */
+export function linear_codes_unit(Y: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, u: i32, r0: i32, r1: i32, scratch: usize): void {
+  const L = <i32>load<u32>(tables);
+  const G = linear_codes_groups(T, L);
+  if (u < G) {
+    cmatbatch(Y, groupTables(tables, m, S, T, L, u), codes, n, m, S, u * BATCH_LANES, BATCH_LANES, r0, r1, scratch);
+  } else {
+    const done = G * BATCH_LANES;
+    cmatmul(Y + <usize>done * (<usize>n << 3), tables + <usize>done * <usize>cmatvec_tables_bytes(m, S, L), codes, scales, n, m, S, T - done, r0, r1);
+  }
+}
+
+/**
+ * Rows [r0, r1) of Y (T, 2n) = the layer applied to X (T, 2m), on any thread, after linear_codes_prepare
+ * (and _batch); scratch: the calling thread's own cmatbatch_scratch_bytes().
+ */
 // @ts-ignore: decorator
 @inline
-export function linear_codes_rows(Y: usize, X: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32): void {
+export function linear_codes_rows(Y: usize, X: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32, scratch: usize): void {
   const L = <i32>load<u32>(tables);
+  const units = linear_codes_units(T, L);
   if (L == 0) {
     if (T == 1) cmatvec_ref(Y, X, codes, scales, n, m, S, r0, r1);
     else cmatmul_ref(Y, X, codes, scales, n, m, S, T, r0, r1);
   } else if (T == 1) {
     cmatvec(Y, tables, codes, scales, n, m, S, r0, r1);
+  } else if (units == 0) {
+    cmatmul(Y, tables, codes, scales, n, m, S, T, r0, r1);
   } else {
-    const G = linear_codes_groups(T, L);
-    const work = groupTables(tables, m, S, T, L, G);
-    for (let g = 0; g < G; g++) cmatbatch(Y, groupTables(tables, m, S, T, L, g), codes, n, m, S, g * BATCH_LANES, BATCH_LANES, r0, r1, work);
-    const done = G * BATCH_LANES;
-    if (done < T) {
-      cmatmul(Y + <usize>done * (<usize>n << 3), tables + <usize>done * <usize>cmatvec_tables_bytes(m, S, L), codes, scales, n, m, S, T - done, r0, r1);
-    }
+    for (let u = 0; u < units; u++) linear_codes_unit(Y, tables, codes, scales, n, m, S, T, u, r0, r1, scratch);
   }
 }

@@ -8,14 +8,15 @@
 // a row's (a head's) value is computed by the same code whichever thread runs it, so the results do
 // not depend on the number of threads.
 
-import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_batch, tableBlocks, linear_codes_begin, linear_codes_groups, linear_codes_prepare, linear_codes_rows } from './cmatvec';
+import { cmatvec_prepare_blocks, cmatvec_tables_bytes, linear_codes_batch, tableBlocks, linear_codes_begin, linear_codes_groups, linear_codes_prepare, linear_codes_rows, linear_codes_unit, linear_codes_units } from './cmatvec';
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { rmsnorm } from './norm';
 import { rope } from './rope';
 import { attention_heads, attention_heads_f16kv } from './attention';
 import { swiglu, add } from './act';
 import { embed_f16, embed_f32, store_f32_to_f16 } from './f16';
-import { chunk_r0, chunk_r1, chunk_rows, chunk_rows_few, job_arg, parallel, set_job_arg } from './threads';
+import { batch_row_parts, chunk_r0, chunk_r1, chunk_rows, job_arg, parallel, set_job_arg, thread_index } from './threads';
+import { cmatbatch_scratch_bytes } from './cmatbatch';
 
 // Descriptor slots (u32, 4 bytes each). Keep in sync with src/layout.ts.
 const D_DIM: i32 = 0;
@@ -48,6 +49,7 @@ const D_HB: i32 = 27;
 const D_HB2: i32 = 28;
 const D_CTRL: i32 = 29; // thread pool control block (threads.ts), 0 without a pool
 const D_MAX_BATCH: i32 = 30; // rows of the scratch buffers: the largest T of forward_batch
+const D_THREAD_SCRATCH: i32 = 31; // per-thread scratch: thread i's at + i · cmatbatch_scratch_bytes()
 const D_LAYER0: i32 = 32;
 // Per layer: attn_norm, ffn_norm, then 7 linear records of 4 slots (q, k, v, o, gate, up, down).
 const L_SLOTS: i32 = 30;
@@ -67,6 +69,7 @@ const JOB_ATTENTION: i32 = 3;
 const JOB_PREPARE: i32 = 4; // a batch's tables, by whole vectors
 const JOB_PREPARE_BLOCKS: i32 = 5; // one vector's tables, by blocks of 64 inputs
 const JOB_BATCH_TABLES: i32 = 6; // a batch's groups of 16 vectors' tables transposed (cmatbatch.ts), by input pairs
+const JOB_LINEAR_UNITS: i32 = 7; // a batch's rows pass by groups of 16 vectors (and row parts)
 
 /** Rows a thread's share of a quantized linear is a multiple of (cmatvec.ts: GROUP_TILES · TILE). */
 const CODE_ROWS_ALIGN: i32 = 64;
@@ -145,14 +148,16 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
  * Rows [r0, r1) of the linear at `rec`: complex rows (y_re[r], y_im[r]) for codes, real rows for
  * float weights. Every thread's share goes through this call; a row's value must not depend on
  * r0, r1 (nor on T: batched prefill is checked against decode within float tolerance).
+ * ts: the per-thread scratch (descriptor slot D_THREAD_SCRATCH).
  */
 // @ts-ignore: decorator
-@inline function linear_rows(y: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32, r0: i32, r1: i32): void {
+@inline function linear_rows(y: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32, r0: i32, r1: i32, ts: usize): void {
   const kind = load<u32>(rec);
   const a = <usize>load<u32>(rec, 4);
   if (kind == LIN_CODES) {
     const b = <usize>load<u32>(rec, 8);
-    linear_codes_rows(y, x, <usize>load<u32>(rec, 12), a, b, out >> 1, inp >> 1, S, T, r0, r1);
+    const own = ts + <usize>thread_index() * <usize>cmatbatch_scratch_bytes();
+    linear_codes_rows(y, x, <usize>load<u32>(rec, 12), a, b, out >> 1, inp >> 1, S, T, r0, r1, own);
   } else if (kind == LIN_F16) {
     if (T == 1) matvec_f16(y, x, a, out, inp, r0, r1);
     else matmul_f16(y, x, a, out, inp, T, r0, r1);
@@ -162,21 +167,22 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
   }
 }
 
-/** y (T, out) = linear(x (T, inp)) for the record at `rec`; out/in are real sizes. */
-function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32): void {
+/** y (T, out) = linear(x (T, inp)) for the record at `rec`; out/in are real sizes; ts as linear_rows. */
+function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32, S: i32, T: i32, ts: usize): void {
   linear_prepare(ctrl, x, rec, out, inp, S, T);
   const codes = load<u32>(rec) == LIN_CODES;
   const rows = codes ? out >> 1 : out;
+  const units = codes ? linear_codes_units(T, linear_codes_levels(rec)) : 0;
+  if (units > 0 && batch_row_parts(ctrl, units) > 0) {
+    linear_units(ctrl, y, rec, rows, inp >> 1, S, T, units, ts);
+    return;
+  }
   // Work units: additions per row (per complex row: m inputs × 2S planes = inp · S).
   // Codes: whole groups of 4 tiles of 16 rows (cmatvec.ts GROUP_TILES × TILE): the kernel streams
   // each input vector's tables once per group, so smaller chunks would multiply that traffic.
-  // A batch through cmatbatch (16+ vectors at 2 levels) streams all its tables once per call: few,
-  // large chunks (with 64-row chunks, 2 threads ran a 7B prompt no faster than 1: 2.6 vs 2.8 tok/s;
-  // with these, 4.0. Splitting by vector groups instead measured the same).
-  const batched = codes && linear_codes_groups(T, linear_codes_levels(rec)) > 0;
-  const cr = batched ? chunk_rows_few(ctrl, rows, CODE_ROWS_ALIGN) : chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, codes ? CODE_ROWS_ALIGN : 16);
+  const cr = chunk_rows(ctrl, rows, inp * (codes ? S : 1) * T, codes ? CODE_ROWS_ALIGN : 16);
   if (cr >= rows) {
-    linear_rows(y, x, rec, out, inp, S, T, 0, rows);
+    linear_rows(y, x, rec, out, inp, S, T, 0, rows, ts);
     return;
   }
   set_job_arg(ctrl, 0, <u32>y);
@@ -186,7 +192,38 @@ function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32,
   set_job_arg(ctrl, 4, <u32>inp);
   set_job_arg(ctrl, 5, <u32>S);
   set_job_arg(ctrl, 6, <u32>T);
+  set_job_arg(ctrl, 7, <u32>ts);
   parallel(ctrl, JOB_LINEAR, rows, cr);
+}
+
+/**
+ * A batch through cmatbatch, split between threads by its units (linear_codes_units: groups of 16
+ * vectors) and, where there are fewer units than two per thread, by row parts too. A cmatbatch call
+ * pays for its expanded tables once per call, so whole groups over all rows are the cheapest shares:
+ * with row chunks (two per thread), 2 threads ran a 7B prompt no faster than 1 thread.
+ */
+function linear_units(ctrl: usize, y: usize, rec: usize, rows: i32, m: i32, S: i32, T: i32, units: i32, ts: usize): void {
+  const parts = batch_row_parts(ctrl, units);
+  const per = ((rows + parts - 1) / parts + CODE_ROWS_ALIGN - 1) / CODE_ROWS_ALIGN * CODE_ROWS_ALIGN;
+  set_job_arg(ctrl, 0, <u32>y);
+  set_job_arg(ctrl, 1, <u32>rec);
+  set_job_arg(ctrl, 2, <u32>rows);
+  set_job_arg(ctrl, 3, <u32>S);
+  set_job_arg(ctrl, 4, <u32>T);
+  set_job_arg(ctrl, 5, <u32>ts);
+  set_job_arg(ctrl, 6, <u32>parts);
+  set_job_arg(ctrl, 7, <u32>per);
+  set_job_arg(ctrl, 8, <u32>m);
+  parallel(ctrl, JOB_LINEAR_UNITS, units * parts, 1);
+}
+
+/** Share i of linear_units' job: unit i / parts over row part i % parts. */
+function linear_unit_share(i: i32, y: usize, rec: usize, rows: i32, S: i32, T: i32, ts: usize, parts: i32, per: i32, m: i32): void {
+  const r0 = (i % parts) * per, r1 = min(rows, r0 + per);
+  if (r0 >= r1) return;
+  const tables = <usize>load<u32>(rec, 12), codes = <usize>load<u32>(rec, 4), scales = <usize>load<u32>(rec, 8);
+  const own = ts + <usize>thread_index() * <usize>cmatbatch_scratch_bytes();
+  linear_codes_unit(y, tables, codes, scales, rows, m, S, T, i / parts, r0, r1, own);
 }
 
 // ---- Attention -----------------------------------------------------------------------------------
@@ -235,7 +272,12 @@ export function run_chunk(ctrl: usize, kind: i32, i: i32): void {
   const r0 = chunk_r0(ctrl, i), r1 = chunk_r1(ctrl, i);
   if (kind == JOB_LINEAR) {
     linear_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3),
-      <i32>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), r0, r1);
+      <i32>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), r0, r1, <usize>job_arg(ctrl, 7));
+  } else if (kind == JOB_LINEAR_UNITS) {
+    for (let u = r0; u < r1; u++) {
+      linear_unit_share(u, <usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <i32>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3),
+        <i32>job_arg(ctrl, 4), <usize>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), <i32>job_arg(ctrl, 7), <i32>job_arg(ctrl, 8));
+    }
   } else if (kind == JOB_PREPARE) {
     prepare_vectors(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <i32>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3), r0, r1);
   } else if (kind == JOB_PREPARE_BLOCKS) {
@@ -273,6 +315,7 @@ export function forward_batch(d: usize, tokens: usize, T: i32, pos0: i32, logits
   const eps = reinterpret<f32>(slot(d, D_RMS_EPS));
   const theta = <f64>reinterpret<f32>(slot(d, D_ROPE_THETA));
   const ctrl = <usize>slot(d, D_CTRL);
+  const ts = <usize>slot(d, D_THREAD_SCRATCH);
   if (T < 1 || T > <i32>slot(d, D_MAX_BATCH) || pos0 < 0 || pos0 + T > ctx) unreachable();
   const x = <usize>slot(d, D_X), xb = <usize>slot(d, D_XB), xb2 = <usize>slot(d, D_XB2);
   const q = <usize>slot(d, D_Q), k = <usize>slot(d, D_K), v = <usize>slot(d, D_V);
@@ -299,9 +342,9 @@ export function forward_batch(d: usize, tokens: usize, T: i32, pos0: i32, logits
     const attnNorm = <usize>load<u32>(L + (<usize>L_ATTN_NORM << 2));
     const ffnNorm = <usize>load<u32>(L + (<usize>L_FFN_NORM << 2));
     for (let t = 0; t < T; t++) rmsnorm(xb + <usize>t * sd, x + <usize>t * sd, attnNorm, dim, eps);
-    linear(ctrl, q, xb, rec, qDim, dim, S, T);
-    linear(ctrl, k, xb, rec + 16, kvDim, dim, S, T);
-    linear(ctrl, v, xb, rec + 32, kvDim, dim, S, T);
+    linear(ctrl, q, xb, rec, qDim, dim, S, T, ts);
+    linear(ctrl, k, xb, rec + 16, kvDim, dim, S, T, ts);
+    linear(ctrl, v, xb, rec + 32, kvDim, dim, S, T, ts);
     const kc = kvBase + <usize>l * layerKv, vc = vBase + <usize>l * layerKv;
     for (let t = 0; t < T; t++) {
       const pos = pos0 + t;
@@ -318,16 +361,16 @@ export function forward_batch(d: usize, tokens: usize, T: i32, pos0: i32, logits
       }
     }
     attention_all(ctrl, xb2, q, kc, vc, att, nHeads, nKv, hd, pos0, T, kvF16, ctx);
-    linear(ctrl, xb, xb2, rec + 48, dim, qDim, S, T);
+    linear(ctrl, xb, xb2, rec + 48, dim, qDim, S, T, ts);
     for (let t = 0; t < T; t++) {
       const xt = x + <usize>t * sd, xbt = xb + <usize>t * sd;
       add(xt, xt, xbt, dim);
       rmsnorm(xbt, xt, ffnNorm, dim, eps);
     }
-    linear(ctrl, hb, xb, rec + 64, ffn, dim, S, T);
-    linear(ctrl, hb2, xb, rec + 80, ffn, dim, S, T);
+    linear(ctrl, hb, xb, rec + 64, ffn, dim, S, T, ts);
+    linear(ctrl, hb2, xb, rec + 80, ffn, dim, S, T, ts);
     for (let t = 0; t < T; t++) swiglu(hb + <usize>t * sf, hb + <usize>t * sf, hb2 + <usize>t * sf, ffn);
-    linear(ctrl, xb, hb, rec + 96, dim, ffn, S, T);
+    linear(ctrl, xb, hb, rec + 96, dim, ffn, S, T, ts);
     for (let t = 0; t < T; t++) add(x + <usize>t * sd, x + <usize>t * sd, xb + <usize>t * sd, dim);
   }
   if (logits == 0) return;
@@ -335,11 +378,11 @@ export function forward_batch(d: usize, tokens: usize, T: i32, pos0: i32, logits
   const head = d + (<usize>D_OUTPUT << 2);
   if (all) {
     for (let t = 0; t < T; t++) rmsnorm(x + <usize>t * sd, x + <usize>t * sd, outNorm, dim, eps);
-    linear(ctrl, logits, x, head, vocab, dim, S, T);
+    linear(ctrl, logits, x, head, vocab, dim, S, T, ts);
   } else {
     const last = x + <usize>(T - 1) * sd;
     rmsnorm(last, last, outNorm, dim, eps);
-    linear(ctrl, logits, last, head, vocab, dim, S, 1);
+    linear(ctrl, logits, last, head, vocab, dim, S, 1, ts);
   }
 }
 

@@ -49,6 +49,14 @@ const C_SPIN: usize = 204;
 
 export const JOB_QUIT: i32 = 1;
 
+/** This instance's thread: 0 for the poster's (and without a pool), worker_main's tid for a worker's. */
+let THREAD_INDEX: i32 = 0;
+
+/** The calling thread's index (0 .. threads − 1): which of the per-thread scratch areas is its own. */
+export function thread_index(): i32 {
+  return THREAD_INDEX;
+}
+
 /**
  * A sleeping worker wakes at least this often (ns) and passes a loop back-edge, where a runtime can
  * end the thread. Node's V8 interrupts the wait itself to terminate a worker, but not every runtime
@@ -95,15 +103,13 @@ export function chunk_rows(ctrl: usize, rows: i32, rowWork: i32, align: i32): i3
 }
 
 /**
- * Rows per chunk for work whose every chunk pays a fixed cost on top of its rows' (a cmatbatch call
- * streams all of its tables once): about two chunks per thread, multiples of `align`; `rows` (run it
- * inline) without a pool.
+ * Row parts to split each of `units` units of work into so that a pool has about two shares per
+ * thread (a unit's share pays a fixed cost whatever its rows: fewer, larger shares); 0 without a
+ * pool (run it inline).
  */
-export function chunk_rows_few(ctrl: usize, rows: i32, align: i32): i32 {
-  if (ctrl == 0 || load<i32>(ctrl + C_THREADS) <= 1 || rows <= align) return rows;
-  const chunks = 2 * load<i32>(ctrl + C_THREADS);
-  const per = (rows + chunks - 1) / chunks;
-  return min(rows, (per + align - 1) / align * align);
+export function batch_row_parts(ctrl: usize, units: i32): i32 {
+  if (ctrl == 0 || load<i32>(ctrl + C_THREADS) <= 1) return 0;
+  return max(1, (2 * load<i32>(ctrl + C_THREADS) + units - 1) / units);
 }
 
 /** Claims and runs chunks of job `epoch` until none is left; returns how many it ran. */
@@ -176,10 +182,11 @@ export function threads_stop(ctrl: usize): void {
 
 /**
  * A worker thread's loop: waits for jobs (spinning first, then memory.atomic.wait64) and takes
- * chunks of each until the quit job. `tid` (1 .. threads − 1) names the worker; chunks are claimed,
- * not assigned, so it is informational.
+ * chunks of each until the quit job. `tid` (1 .. threads − 1) names the worker: chunks are claimed,
+ * not assigned, but a chunk may use the per-thread scratch of its thread (thread_index).
  */
 export function worker_main(ctrl: usize, tid: i32): void {
+  THREAD_INDEX = tid;
   let seen: i64 = 0;
   const spin = load<i32>(ctrl + C_SPIN);
   for (;;) {

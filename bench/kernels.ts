@@ -238,20 +238,20 @@ for (const S of [2, 1]) {
   const scales = alloc(16 * S); fillF32(scales, 4 * S, 0.05);
   const X = alloc(8 * m * T); fillF32(X, 2 * m * T);
   const tb = k.cmatvec_tables_bytes(m, S, 2), bb = k.cmatbatch_tables_bytes(m, S);
-  const tables = alloc(tb * T), bt = alloc(bb * (T / 16)), work = alloc(k.cmatbatch_work_bytes(n));
+  const tables = alloc(tb * T), bt = alloc(bb * (T / 16)), xt = alloc(k.cmatbatch_scratch_bytes());
   const Y = alloc(8 * n * T), Y2 = alloc(8 * n * T);
   const prep = () => { for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 2); };
   const batchPrep = () => { for (let g = 0; g < T / 16; g++) k.cmatbatch_tables(bt + g * bb, tables + 16 * g * tb, m, S, 0, m / 2); };
   prep(); batchPrep();
   k.cmatmul(Y, tables, cs[0], scales, n, m, S, T, 0, n);
-  for (let g = 0; g < T / 16; g++) k.cmatbatch(Y2, bt + g * bb, cs[0], n, m, S, 16 * g, 16, 0, n, work);
+  for (let g = 0; g < T / 16; g++) k.cmatbatch(Y2, bt + g * bb, cs[0], n, m, S, 16 * g, 16, 0, n, xt);
   const d = f32(Y, 2 * n * T).findIndex((v, i) => v !== f32(Y2, 2 * n * T)[i]);
   if (d >= 0) { console.log(`MISMATCH cmatbatch vs cmatmul at ${d}`); process.exit(1); }
   let i1 = 0, i2 = 0, i3 = 0;
   const [one, mm, batch, p1, p2] = rounds([
     () => k.cmatvec(Y, tables, cs[i1++ % copies], scales, n, m, S, 0, n),
     () => k.cmatmul(Y, tables, cs[i2++ % copies], scales, n, m, S, T, 0, n),
-    () => { const c = cs[i3++ % copies]; for (let g = 0; g < T / 16; g++) k.cmatbatch(Y2, bt + g * bb, c, n, m, S, 16 * g, 16, 0, n, work); },
+    () => { const c = cs[i3++ % copies]; for (let g = 0; g < T / 16; g++) k.cmatbatch(Y2, bt + g * bb, c, n, m, S, 16 * g, 16, 0, n, xt); },
     prep,
     batchPrep,
   ], 1000, 20);

@@ -19,7 +19,7 @@ const ALIGN = 64;
 const D = {
   DIM: 0, LAYERS: 1, HEADS: 2, KV_HEADS: 3, HEAD_DIM: 4, FFN: 5, VOCAB: 6, CTX: 7, STAGES: 8, KV_F16: 9,
   RMS_EPS: 10, ROPE_THETA: 11, EMBD: 12, EMBD_F16: 13, OUT_NORM: 14, OUTPUT: 15, KV: 19,
-  X: 20, XB: 21, XB2: 22, Q: 23, K: 24, V: 25, ATT: 26, HB: 27, HB2: 28, CTRL: 29, MAX_BATCH: 30, LAYER0: 32,
+  X: 20, XB: 21, XB2: 22, Q: 23, K: 24, V: 25, ATT: 26, HB: 27, HB2: 28, CTRL: 29, MAX_BATCH: 30, THREAD_SCRATCH: 31, LAYER0: 32,
 } as const;
 const L_SLOTS = 30;
 const DESC_SLOTS = D.LAYER0;
@@ -32,6 +32,12 @@ const DESC_SLOTS = D.LAYER0;
 export const MAX_BATCH = 64;
 /** Bytes of the thread pool's control block (assembly/threads.ts CTRL_BYTES). */
 export const CTRL_BYTES = 256;
+/**
+ * Bytes of scratch each thread owns for the batched kernel (assembly/cmatbatch.ts
+ * cmatbatch_scratch_bytes; keep in sync; tested): expanded tables of 16 records × 16 KiB, then the
+ * sums of a group of 4096 rows, 256 bytes each.
+ */
+export const THREAD_SCRATCH_BYTES = 16 * 16384 + 4096 * 256;
 
 export type KvType = 'f32' | 'f16';
 
@@ -43,7 +49,7 @@ export interface MemoryPlan {
   kvBytes: number;
   kvType: KvType;
   contextLength: number;
-  scratch: Record<'x' | 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'hb' | 'hb2' | 'logits' | 'tokens' | 'ctrl' | 'tables', number>;
+  scratch: Record<'x' | 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'hb' | 'hb2' | 'logits' | 'tokens' | 'ctrl' | 'tables' | 'threads', number>;
   /** Rows of the activation and logits buffers: the largest batch forward_batch takes. */
   maxBatch: number;
   scratchBytes: number;
@@ -63,14 +69,14 @@ function kvBytesFor(c: ModelConfig, ctx: number, kv: KvType): number {
  *   inputs (padded to 64 bytes), then 192 bytes per input pair and stage;
  * - 'fast': T vectors' tables at 2 levels (128 bytes per pair and stage), then for each whole group
  *   of 16 vectors their transposed tables (cmatbatch.ts: 64 bytes per block, padded, then 2 KiB per
- *   pair and stage), then 256 bytes of work area per output row.
- * n, m: complex outputs and inputs.
+ *   pair and stage).
+ * m: complex inputs.
  */
-export function kernelScratchBytes(n: number, m: number, stages: number, T: number): number {
+export function kernelScratchBytes(m: number, stages: number, T: number): number {
   const pairs = Math.ceil(m / 2), blocks = Math.ceil(pairs / 32);
   const perVector = (levels: number) => 64 + up(4 * blocks) + pairs * stages * 64 * levels;
   const exact = T * perVector(3);
-  const fast = T * perVector(2) + Math.floor(T / 16) * (up(64 * blocks) + pairs * stages * 2048) + n * 256;
+  const fast = T * perVector(2) + Math.floor(T / 16) * (up(64 * blocks) + pairs * stages * 2048);
   return Math.max(exact, fast);
 }
 
@@ -79,12 +85,12 @@ function tablesBytes(c: ModelConfig): number {
   if (c.stages === 0) return 0;
   const kinds = [...LINEARS, ...(c.lmHeadQuantized && !c.tieLmHead ? ['output' as const] : [])];
   return Math.max(...kinds.map((k) => {
-    const [out, inp] = linearShape(c, k);
-    return kernelScratchBytes(out / 2, inp / 2, c.stages, MAX_BATCH);
+    const inp = linearShape(c, k)[1];
+    return kernelScratchBytes(inp / 2, c.stages, MAX_BATCH);
   }));
 }
 
-function scratchLayout(c: ModelConfig, ctx: number) {
+function scratchLayout(c: ModelConfig, ctx: number, threads: number) {
   const B = MAX_BATCH;
   const qDim = c.nHeads * c.headDim, kvDim = c.nKvHeads * c.headDim;
   // Sizes in 4-byte words.
@@ -93,6 +99,8 @@ function scratchLayout(c: ModelConfig, ctx: number) {
     att: c.nHeads * ctx, hb: B * c.ffnDim, hb2: B * c.ffnDim, logits: B * c.vocabSize, tokens: B, ctrl: CTRL_BYTES / 4,
     // the quantized kernels' tables for B input vectors (7B at S = 2: 68 MB, 3 levels)
     tables: tablesBytes(c) / 4,
+    // each thread's own scratch (prompts through the quantized kernels)
+    threads: c.stages === 0 ? 0 : threads * THREAD_SCRATCH_BYTES / 4,
   };
   let at = 0;
   const off = {} as MemoryPlan['scratch'];
@@ -105,13 +113,15 @@ function scratchLayout(c: ModelConfig, ctx: number) {
 
 /**
  * Lays out memory for a model file of `fileSize` bytes loaded at the first 64-byte boundary past
- * `heapBase`. With kv 'auto', the cache is f32 when that fits and f16 otherwise.
+ * `heapBase`, for up to `threads` threads (default 1). With kv 'auto', the cache is f32 when that
+ * fits and f16 otherwise.
  */
-export function planMemory(h: ModelHeader, heapBase: number, opts: { contextLength?: number; kvCache?: KvType | 'auto' }, file: string): MemoryPlan {
+export function planMemory(h: ModelHeader, heapBase: number, opts: { contextLength?: number; kvCache?: KvType | 'auto'; threads?: number }, file: string): MemoryPlan {
   const c = h.config;
   const ctx = opts.contextLength ?? c.contextLength;
+  const threads = opts.threads ?? 1;
   const base = up(heapBase);
-  const fixed = (kv: KvType, n: number) => up(base + h.fileSize) + up(4 * (DESC_SLOTS + L_SLOTS * c.nLayers)) + up(kvBytesFor(c, n, kv)) + scratchLayout(c, n).bytes;
+  const fixed = (kv: KvType, n: number) => up(base + h.fileSize) + up(4 * (DESC_SLOTS + L_SLOTS * c.nLayers)) + up(kvBytesFor(c, n, kv)) + scratchLayout(c, n, threads).bytes;
   let kvType: KvType = opts.kvCache === 'f16' ? 'f16' : 'f32';
   if ((opts.kvCache ?? 'auto') === 'auto' && fixed('f32', ctx) > WASM_MAX_BYTES) kvType = 'f16';
   const total = fixed(kvType, ctx);
@@ -126,7 +136,7 @@ export function planMemory(h: ModelHeader, heapBase: number, opts: { contextLeng
   const desc = up(base + h.fileSize);
   const kv = up(desc + 4 * (DESC_SLOTS + L_SLOTS * c.nLayers));
   const kvBytes = kvBytesFor(c, ctx, kvType);
-  const s = scratchLayout(c, ctx);
+  const s = scratchLayout(c, ctx, threads);
   const scratchBase = up(kv + kvBytes);
   const scratch = {} as MemoryPlan['scratch'];
   for (const [k, v] of Object.entries(s.off)) scratch[k as keyof typeof s.off] = scratchBase + v;
@@ -170,7 +180,7 @@ export function writeDescriptor(mem: ArrayBuffer, plan: MemoryPlan, h: ModelHead
   const s = plan.scratch;
   u[D.X] = s.x; u[D.XB] = s.xb; u[D.XB2] = s.xb2; u[D.Q] = s.q; u[D.K] = s.k; u[D.V] = s.v;
   u[D.ATT] = s.att; u[D.HB] = s.hb; u[D.HB2] = s.hb2;
-  u[D.CTRL] = s.ctrl; u[D.MAX_BATCH] = plan.maxBatch;
+  u[D.CTRL] = s.ctrl; u[D.MAX_BATCH] = plan.maxBatch; u[D.THREAD_SCRATCH] = s.threads;
   new Uint8Array(mem, s.ctrl, CTRL_BYTES).fill(0);
   for (let l = 0; l < c.nLayers; l++) {
     const L = D.LAYER0 + l * L_SLOTS;

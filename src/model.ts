@@ -126,7 +126,10 @@ export class Model {
       const module = await compileWasm(wasm);
       const ex = await instantiateWasm(module);
       ex.set_kernel(TABLE_LEVELS[precision]);
-      const plan = planMemory(header, heapBase(ex), { contextLength: ctx, kvCache: opts.kvCache }, src.name);
+      // Threads are chosen before the plan: each has scratch of its own.
+      const cores = Math.max(1, Math.floor(platform?.cores() ?? 1));
+      const threads = opts.threads ?? (worthSplitting(header.config) ? cores : 1);
+      const plan = planMemory(header, heapBase(ex), { contextLength: ctx, kvCache: opts.kvCache, threads }, src.name);
       const have = ex.memory.buffer.byteLength;
       if (plan.total > have) {
         try {
@@ -155,8 +158,6 @@ export class Model {
       writeDescriptor(ex.memory.buffer, plan, header);
 
       // 4. Worker threads over the same memory.
-      const cores = Math.max(1, Math.floor(platform?.cores() ?? 1));
-      const threads = opts.threads ?? (worthSplitting(header.config) ? cores : 1);
       let pool: ThreadPool | null = null;
       if (threads > 1) {
         const r = platform ? await ThreadPool.start(platform, module, ex, plan.scratch.ctrl, threads) : 'this runtime has no worker threads';

@@ -3,7 +3,7 @@
 // f32 operations), on awkward sizes: odd m, partial tiles, fewer than 16 vectors, row sub-ranges.
 
 import { cmatvec, cmatvec_prepare, cmatvec_tables_bytes } from "../../assembly/cmatvec";
-import { cmatbatch, cmatbatch_tables, cmatbatch_tables_bytes, cmatbatch_tables_ref, cmatbatch_work_bytes } from "../../assembly/cmatbatch";
+import { cmatbatch, cmatbatch_scratch_bytes, cmatbatch_tables, cmatbatch_tables_bytes, cmatbatch_tables_ref } from "../../assembly/cmatbatch";
 import { M_SIZES, alloc, fillBytes, fillUniform, firstDiff, free, seed, uniform } from "./util";
 
 const N_SIZES: StaticArray<i32> = [1, 5, 16, 17, 70, 130];
@@ -46,13 +46,14 @@ describe("cmatbatch", () => {
 
   test("each vector's rows equal cmatvec's bit for bit", () => {
     seed(22);
+    const xt = alloc(cmatbatch_scratch_bytes());
     for (let S = 1; S <= 4; S++) {
       for (let a = 0; a < M_SIZES.length; a++) {
         for (let b = 0; b < N_SIZES.length; b++) {
           const m = M_SIZES[a], n = N_SIZES[b], stride = cmatvec_tables_bytes(m, S, 2);
           const nv = b == 2 ? 7 : 16; // fewer vectors than lanes too
           const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S), X = alloc(8 * m * 16);
-          const tables = alloc(16 * stride), bt = alloc(cmatbatch_tables_bytes(m, S)), work = alloc(cmatbatch_work_bytes(n));
+          const tables = alloc(16 * stride), bt = alloc(cmatbatch_tables_bytes(m, S));
           const Y = alloc(8 * n * 18), y1 = alloc(8 * n);
           fillBytes(codes, codesBytes(n, m, S));
           fillScales(scales, S);
@@ -61,7 +62,7 @@ describe("cmatbatch", () => {
           prepare16(tables, bt, X, scales, m, S);
           memory.fill(Y, 0x7f, <usize>(8 * n * 18));
           // vectors go to Y rows 1 .. nv (row 0 and nv + 1 must stay untouched)
-          cmatbatch(Y, bt, codes, n, m, S, 1, nv, 0, n, work);
+          cmatbatch(Y, bt, codes, n, m, S, 1, nv, 0, n, xt);
           const name = "n=" + n.toString() + " m=" + m.toString() + " S=" + S.toString();
           for (let v = 0; v < nv; v++) {
             cmatvec(y1, tables + <usize>(v * stride), codes, scales, n, m, S, 0, n);
@@ -72,25 +73,26 @@ describe("cmatbatch", () => {
             if (load<u32>(Y + (<usize>i << 2)) != 0x7f7f7f7f || load<u32>(Y + <usize>((nv + 1) * 8 * n) + (<usize>i << 2)) != 0x7f7f7f7f) untouched = false;
           }
           expect<bool>(untouched).toBe(true, name + ": only the nv vectors' rows are written");
-          free(codes); free(scales); free(X); free(tables); free(bt); free(work); free(Y); free(y1);
+          free(codes); free(scales); free(X); free(tables); free(bt); free(Y); free(y1);
         }
       }
     }
+    free(xt);
   });
 
   test("a row range writes just those rows, as the full call does", () => {
     seed(23);
     const S = 2, m = 65, n = 200, stride = cmatvec_tables_bytes(m, S, 2);
     const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S), X = alloc(8 * m * 16);
-    const tables = alloc(16 * stride), bt = alloc(cmatbatch_tables_bytes(m, S)), work = alloc(cmatbatch_work_bytes(n));
-    const full = alloc(8 * n * 16), part = alloc(8 * n * 16);
+    const tables = alloc(16 * stride), bt = alloc(cmatbatch_tables_bytes(m, S));
+    const full = alloc(8 * n * 16), part = alloc(8 * n * 16), xt = alloc(cmatbatch_scratch_bytes());
     fillBytes(codes, codesBytes(n, m, S));
     fillScales(scales, S);
     fillUniform(X, 2 * m * 16, 1);
     prepare16(tables, bt, X, scales, m, S);
-    cmatbatch(full, bt, codes, n, m, S, 0, 16, 0, n, work);
+    cmatbatch(full, bt, codes, n, m, S, 0, 16, 0, n, xt);
     memory.fill(part, 0, <usize>(8 * n * 16));
-    cmatbatch(part, bt, codes, n, m, S, 0, 16, 37, 181, work);
+    cmatbatch(part, bt, codes, n, m, S, 0, 16, 37, 181, xt);
     let bad = 0;
     for (let v = 0; v < 16; v++) {
       for (let i = 0; i < 2 * n; i++) {
@@ -101,6 +103,6 @@ describe("cmatbatch", () => {
       }
     }
     expect<i32>(bad).toBe(0);
-    free(codes); free(scales); free(X); free(tables); free(bt); free(work); free(full); free(part);
+    free(codes); free(scales); free(X); free(tables); free(bt); free(full); free(part); free(xt);
   });
 });
