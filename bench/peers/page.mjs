@@ -61,7 +61,7 @@ window.peers = {
     };
   },
 
-  /** Loads a model and warms it up (an 8-token prompt and 2 tokens). */
+  /** Loads a model and warms it up (a 16-token prompt, the smallest ours runs through its batched kernel, and 2 tokens). */
   async load({ engine, url, threads, ctx }) {
     if (cur) await this.unload();
     show(`load ${engine} ${url} threads=${threads}`);
@@ -88,8 +88,8 @@ window.peers = {
       cur = { engine, w, log, V: info.n_vocab, threads: w.useMultiThread ? w.nbThreads : 1, multiThread: !!w.useMultiThread, overhead: 0 };
     }
     const loadMs = performance.now() - t0;
-    const warm = await complete(8, 9, 2);
-    if (cur.engine === 'wllama') cur.overhead = warm.promptN - 8;
+    const warm = await complete(16, 9, 2);
+    if (cur.engine === 'wllama') cur.overhead = warm.promptN - 16;
     show(`  loaded in ${(loadMs / 1000).toFixed(1)} s, warm-up ${(warm.wallMs / 1000).toFixed(1)} s`);
     return { loadMs, warmMs: warm.wallMs, threads: cur.threads, vocab: cur.V, multiThread: cur.multiThread, threadsOption: cur.threadsOption, promptOverhead: cur.overhead };
   },
