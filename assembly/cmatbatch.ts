@@ -10,9 +10,9 @@
 //      bytes, one cache line, per byte value, 16 KiB per record. The u8 sum is what the kernel added
 //      per code byte anyway (each digit + 64 is at most 127), so nothing changes but its place;
 //   3. per code byte: its one line, 4 loads, and 12 ops to accumulate (as pass2's raw-lane sums).
-// Per 16 vectors a code byte costs ~21 ops against ~35 with two lookups per byte (1.55x at 7B shapes,
-// bench/kernels.ts) and against 16 × 2.4 in cmatvec. A chunk's expansion (~3 K ops a record) is
-// paid once per group of up to 4096 rows. The integer sums, their order and the f32 operations are
+// Per 16 vectors a code byte costs ~21 ops against ~35 with two lookups per byte (1.55x faster at 7B
+// shapes) and against 16 × 2.4 in cmatvec (2.3x per vector, bench/kernels.ts). A chunk's expansion
+// (~3 K ops a record) is paid once per group of up to 4096 rows. The integer sums, their order and the f32 operations are
 // cmatvec's, so each vector's result is cmatvec's bit for bit.
 //
 // Batch tables (one group of 16 vectors, from their cmatvec_prepare tables at L = 2):
