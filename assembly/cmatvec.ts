@@ -194,11 +194,49 @@ function row4(a0: v128, a1: v128, a2: v128, a3: v128, bw: v128, inv: v128, q: v1
     quant4(f32x4.add(a2, bw), inv, q), quant4(f32x4.add(a3, bw), inv, q), l, L);
 }
 
+// At L = 2 one quantization serves both levels: with w = v + 8256 (64 + 64·128, folded into
+// quant4's magic constant), digit 0 + 64 is w >> 7 and digit 1 + 64 is w & 127 (digits16's bytes).
+
+/** quant4(a + bw) + 8256 on 4 lanes. */
+// @ts-ignore: decorator
+@inline
+function quantBiased2(a: v128, bw: v128, inv: v128): v128 {
+  return i32x4.sub(f32x4.add(f32x4.mul(f32x4.add(a, bw), inv), f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS - 8256));
+}
+
+/** Level-0 biased digit bytes of 4 × 4 entries from their quantBiased2 values. */
+// @ts-ignore: decorator
+@inline
+function highBytes2(w0: v128, w1: v128, w2: v128, w3: v128): v128 {
+  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(i32x4.shr_s(w0, 7), i32x4.shr_s(w1, 7)), i16x8.narrow_i32x4_s(i32x4.shr_s(w2, 7), i32x4.shr_s(w3, 7)));
+}
+
+/** Level-1 biased digit bytes of the same. */
+// @ts-ignore: decorator
+@inline
+function lowBytes2(w0: v128, w1: v128, w2: v128, w3: v128): v128 {
+  const m = i32x4.splat(127);
+  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v128.and(w0, m), v128.and(w1, m)), i16x8.narrow_i32x4_s(v128.and(w2, m), v128.and(w3, m)));
+}
+
 /** One part (Re or Im) of 4 inputs (pairs p, p + 1) and one stage: A_u + B_w for all 16 (u, w), every level. */
 // @ts-ignore: decorator
 @inline
 function part4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3: v128,
   b0: v128, b1: v128, b2: v128, b3: v128, inv: v128, q: v128, L: i32): void {
+  if (L == 2) {
+    let w0 = quantBiased2(a0, b0, inv), w1 = quantBiased2(a1, b0, inv), w2 = quantBiased2(a2, b0, inv), w3 = quantBiased2(a3, b0, inv);
+    const h0 = highBytes2(w0, w1, w2, w3), l0 = lowBytes2(w0, w1, w2, w3);
+    w0 = quantBiased2(a0, b1, inv); w1 = quantBiased2(a1, b1, inv); w2 = quantBiased2(a2, b1, inv); w3 = quantBiased2(a3, b1, inv);
+    const h1 = highBytes2(w0, w1, w2, w3), l1 = lowBytes2(w0, w1, w2, w3);
+    w0 = quantBiased2(a0, b2, inv); w1 = quantBiased2(a1, b2, inv); w2 = quantBiased2(a2, b2, inv); w3 = quantBiased2(a3, b2, inv);
+    const h2 = highBytes2(w0, w1, w2, w3), l2 = lowBytes2(w0, w1, w2, w3);
+    w0 = quantBiased2(a0, b3, inv); w1 = quantBiased2(a1, b3, inv); w2 = quantBiased2(a2, b3, inv); w3 = quantBiased2(a3, b3, inv);
+    const h3 = highBytes2(w0, w1, w2, w3), l3 = lowBytes2(w0, w1, w2, w3);
+    store4x16(dst, pairStride, h0, h1, h2, h3);
+    store4x16(dst + 32, pairStride, l0, l1, l2, l3);
+    return;
+  }
   for (let l = 0; l < L; l++) {
     store4x16(dst + (<usize>l << 5), pairStride,
       row4(a0, a1, a2, a3, b0, inv, q, l, L), row4(a0, a1, a2, a3, b1, inv, q, l, L),
