@@ -79,6 +79,12 @@ const CODE_ROWS_ALIGN: i32 = 64;
   return load<u32>(d + (<usize>i << 2));
 }
 
+/** The calling thread's part of the per-thread scratch at ts (descriptor slot D_THREAD_SCRATCH). */
+// @ts-ignore: decorator
+@inline function own_scratch(ts: usize): usize {
+  return ts + <usize>thread_index() * <usize>cmatbatch_scratch_bytes();
+}
+
 // ---- Linear layers -----------------------------------------------------------------------------
 // A linear is y = W x for T input rows (x (T, inp) -> y (T, out), row-major; T = 1 in decode).
 // linear() runs linear_prepare (per-input work, itself shared between threads where it is worth it),
@@ -156,8 +162,7 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
   const a = <usize>load<u32>(rec, 4);
   if (kind == LIN_CODES) {
     const b = <usize>load<u32>(rec, 8);
-    const own = ts + <usize>thread_index() * <usize>cmatbatch_scratch_bytes();
-    linear_codes_rows(y, x, <usize>load<u32>(rec, 12), a, b, out >> 1, inp >> 1, S, T, r0, r1, own);
+    linear_codes_rows(y, x, <usize>load<u32>(rec, 12), a, b, out >> 1, inp >> 1, S, T, r0, r1, own_scratch(ts));
   } else if (kind == LIN_F16) {
     if (T == 1) matvec_f16(y, x, a, out, inp, r0, r1);
     else matmul_f16(y, x, a, out, inp, T, r0, r1);
@@ -222,8 +227,7 @@ function linear_unit_share(i: i32, y: usize, rec: usize, rows: i32, S: i32, T: i
   const r0 = (i % parts) * per, r1 = min(rows, r0 + per);
   if (r0 >= r1) return;
   const tables = <usize>load<u32>(rec, 12), codes = <usize>load<u32>(rec, 4), scales = <usize>load<u32>(rec, 8);
-  const own = ts + <usize>thread_index() * <usize>cmatbatch_scratch_bytes();
-  linear_codes_unit(y, tables, codes, scales, rows, m, S, T, i / parts, r0, r1, own);
+  linear_codes_unit(y, tables, codes, scales, rows, m, S, T, i / parts, r0, r1, own_scratch(ts));
 }
 
 // ---- Attention -----------------------------------------------------------------------------------
