@@ -130,27 +130,6 @@ function storeDigits(p: usize, v: i32, L: i32): void {
   }
 }
 
-/** Digit `k` steps above the least significant of the balanced base-128 digits of v (4 lanes); top: the rest. */
-// @ts-ignore: decorator
-@inline
-function digit4(v: v128, k: i32, top: bool): v128 {
-  // floor((v + 64·(1 + 128 + … + 128^(k−1))) / 128^k) is v with its k lower digits removed.
-  const bias = k == 0 ? 0 : k == 1 ? 64 : 8256;
-  const rest = k == 0 ? v : i32x4.shr_s(i32x4.add(v, i32x4.splat(bias)), 7 * k);
-  if (top) return rest;
-  return i32x4.sub(v128.and(i32x4.add(rest, i32x4.splat(64)), i32x4.splat(127)), i32x4.splat(64));
-}
-
-/** Biased bytes (digit + 64) of level l (0 = most significant) of 4 entries × 4 inputs: [e0 k0..k3, e1 k0..k3, …]. */
-// @ts-ignore: decorator
-@inline
-function digits16(e0: v128, e1: v128, e2: v128, e3: v128, l: i32, L: i32): v128 {
-  const k = L - 1 - l;
-  return i8x16.add(i8x16.splat(64), i8x16.narrow_i16x8_s(
-    i16x8.narrow_i32x4_s(digit4(e0, k, l == 0), digit4(e1, k, l == 0)),
-    i16x8.narrow_i32x4_s(digit4(e2, k, l == 0), digit4(e3, k, l == 0))));
-}
-
 /**
  * Transposes V_w (byte 4u + k: entry u + 4w of input k) into input k's 16 entries and stores
  * them at dst + (k >> 1)·pairStride + (k & 1)·16 (inputs k = 0..3 are pairs p, p + 1).
@@ -179,75 +158,75 @@ function quant1(t: f32, inv: f32): i32 {
   return reinterpret<i32>(t * inv + MAGIC) - MAGIC_BITS;
 }
 
-/** quant1 on 4 lanes: the same bits. */
+// One quantization serves every level: with w = v + 64·(1 + 128 + … + 128^(L−1)) (64, 8256 or
+// 1056832, folded into quant1's magic constant), the biased digit of level l (0 = most significant)
+// is (w >> 7·(L−1−l)) & 127, storeDigits's bytes (quantizing once per level instead took
+// cmatvec_prepare 98 µs at L = 2 and 107 at L = 3 against 50 and 66; m = 2048, S = 2).
+
+/** quant1(a + bw) + bias on 4 lanes: the same bits plus the bias. */
 // @ts-ignore: decorator
 @inline
-function quant4(t: v128, inv: v128, q: v128): v128 {
-  return i32x4.sub(f32x4.add(f32x4.mul(t, inv), f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS));
+function quantBiased(a: v128, bw: v128, inv: v128, bias: i32): v128 {
+  return i32x4.sub(f32x4.add(f32x4.mul(f32x4.add(a, bw), inv), f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS - bias));
 }
 
-/** Entries u + 4w, u = 0..3, of 4 inputs for one w: e_u = quant(A_u + B_w). */
+/** (w >> shift) & 127 on 4 lanes; the top level (shift 7·(L−1)) needs no mask, the lowest no shift. */
 // @ts-ignore: decorator
 @inline
-function row4(a0: v128, a1: v128, a2: v128, a3: v128, bw: v128, inv: v128, q: v128, l: i32, L: i32): v128 {
-  return digits16(quant4(f32x4.add(a0, bw), inv, q), quant4(f32x4.add(a1, bw), inv, q),
-    quant4(f32x4.add(a2, bw), inv, q), quant4(f32x4.add(a3, bw), inv, q), l, L);
+function digitLanes(w: v128, shift: i32, top: bool): v128 {
+  const v = shift == 0 ? w : i32x4.shr_s(w, shift);
+  return top ? v : v128.and(v, i32x4.splat(127));
 }
 
-// At L = 2 one quantization serves both levels: with w = v + 8256 (64 + 64·128, folded into
-// quant4's magic constant), digit 0 + 64 is w >> 7 and digit 1 + 64 is w & 127 (digits16's bytes).
-
-/** quant4(a + bw) + 8256 on 4 lanes. */
+/** Biased digit bytes (digitLanes) of 4 × 4 entries from their quantBiased values. */
 // @ts-ignore: decorator
 @inline
-function quantBiased2(a: v128, bw: v128, inv: v128): v128 {
-  return i32x4.sub(f32x4.add(f32x4.mul(f32x4.add(a, bw), inv), f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS - 8256));
+function digitBytes(w0: v128, w1: v128, w2: v128, w3: v128, shift: i32, top: bool): v128 {
+  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(digitLanes(w0, shift, top), digitLanes(w1, shift, top)),
+    i16x8.narrow_i32x4_s(digitLanes(w2, shift, top), digitLanes(w3, shift, top)));
 }
 
-/** Level-0 biased digit bytes of 4 × 4 entries from their quantBiased2 values. */
+/** Level bytes (shift, top: digitLanes) of entries u + 4w (u = 0..3) of 4 inputs for one w. */
 // @ts-ignore: decorator
 @inline
-function highBytes2(w0: v128, w1: v128, w2: v128, w3: v128): v128 {
-  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(i32x4.shr_s(w0, 7), i32x4.shr_s(w1, 7)), i16x8.narrow_i32x4_s(i32x4.shr_s(w2, 7), i32x4.shr_s(w3, 7)));
+function levelRow(a0: v128, a1: v128, a2: v128, a3: v128, bw: v128, inv: v128, bias: i32, shift: i32, top: bool): v128 {
+  return digitBytes(quantBiased(a0, bw, inv, bias), quantBiased(a1, bw, inv, bias), quantBiased(a2, bw, inv, bias), quantBiased(a3, bw, inv, bias), shift, top);
 }
 
-/** Level-1 biased digit bytes of the same. */
+/** One level of a part: its 4 rows (w = 0..3) transposed and stored at dst. */
 // @ts-ignore: decorator
 @inline
-function lowBytes2(w0: v128, w1: v128, w2: v128, w3: v128): v128 {
-  const m = i32x4.splat(127);
-  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v128.and(w0, m), v128.and(w1, m)), i16x8.narrow_i32x4_s(v128.and(w2, m), v128.and(w3, m)));
+function level4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3: v128,
+  b0: v128, b1: v128, b2: v128, b3: v128, inv: v128, bias: i32, shift: i32, top: bool): void {
+  store4x16(dst, pairStride, levelRow(a0, a1, a2, a3, b0, inv, bias, shift, top), levelRow(a0, a1, a2, a3, b1, inv, bias, shift, top),
+    levelRow(a0, a1, a2, a3, b2, inv, bias, shift, top), levelRow(a0, a1, a2, a3, b3, inv, bias, shift, top));
 }
 
-/** One part (Re or Im) of 4 inputs (pairs p, p + 1) and one stage: A_u + B_w for all 16 (u, w), every level. */
+/**
+ * One part (Re or Im) of 4 inputs (pairs p, p + 1) and one stage: A_u + B_w for all 16 (u, w), each
+ * level's bytes. The levels' quantizations are the same expressions, computed once (the compiler's
+ * value numbering; written as a loop over levels they were recomputed and the build took 1.7x).
+ */
 // @ts-ignore: decorator
 @inline
 function part4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3: v128,
-  b0: v128, b1: v128, b2: v128, b3: v128, inv: v128, q: v128, L: i32): void {
-  if (L == 2) {
-    let w0 = quantBiased2(a0, b0, inv), w1 = quantBiased2(a1, b0, inv), w2 = quantBiased2(a2, b0, inv), w3 = quantBiased2(a3, b0, inv);
-    const h0 = highBytes2(w0, w1, w2, w3), l0 = lowBytes2(w0, w1, w2, w3);
-    w0 = quantBiased2(a0, b1, inv); w1 = quantBiased2(a1, b1, inv); w2 = quantBiased2(a2, b1, inv); w3 = quantBiased2(a3, b1, inv);
-    const h1 = highBytes2(w0, w1, w2, w3), l1 = lowBytes2(w0, w1, w2, w3);
-    w0 = quantBiased2(a0, b2, inv); w1 = quantBiased2(a1, b2, inv); w2 = quantBiased2(a2, b2, inv); w3 = quantBiased2(a3, b2, inv);
-    const h2 = highBytes2(w0, w1, w2, w3), l2 = lowBytes2(w0, w1, w2, w3);
-    w0 = quantBiased2(a0, b3, inv); w1 = quantBiased2(a1, b3, inv); w2 = quantBiased2(a2, b3, inv); w3 = quantBiased2(a3, b3, inv);
-    const h3 = highBytes2(w0, w1, w2, w3), l3 = lowBytes2(w0, w1, w2, w3);
-    store4x16(dst, pairStride, h0, h1, h2, h3);
-    store4x16(dst + 32, pairStride, l0, l1, l2, l3);
-    return;
-  }
-  for (let l = 0; l < L; l++) {
-    store4x16(dst + (<usize>l << 5), pairStride,
-      row4(a0, a1, a2, a3, b0, inv, q, l, L), row4(a0, a1, a2, a3, b1, inv, q, l, L),
-      row4(a0, a1, a2, a3, b2, inv, q, l, L), row4(a0, a1, a2, a3, b3, inv, q, l, L));
+  b0: v128, b1: v128, b2: v128, b3: v128, inv: v128, L: i32): void {
+  if (L == 1) {
+    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 64, 0, true);
+  } else if (L == 2) {
+    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 8256, 7, true);
+    level4(dst + 32, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 8256, 0, false);
+  } else {
+    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 1056832, 14, true);
+    level4(dst + 32, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 1056832, 7, false);
+    level4(dst + 64, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 1056832, 0, false);
   }
 }
 
 /** The tables of inputs j .. j + 3 (all < m, j even) for all stages, SIMD: the same values as the scalar loop. */
 // @ts-ignore: decorator
 @inline
-function entries4(ent: usize, x: usize, scales: usize, m: i32, S: i32, L: i32, j: i32, inv: v128, q: v128): void {
+function entries4(ent: usize, x: usize, scales: usize, m: i32, S: i32, L: i32, j: i32, inv: v128): void {
   const a = v128.load(x + (<usize>j << 2)), b = v128.load(x + (<usize>(m + j) << 2));
   const rec = <usize>(L << 6);
   const pairStride = <usize>S * rec;
@@ -259,11 +238,11 @@ function entries4(ent: usize, x: usize, scales: usize, m: i32, S: i32, L: i32, j
     const ura = f32x4.mul(sur, a), uib = f32x4.mul(sui, b), wra = f32x4.mul(swr, a), wib = f32x4.mul(swi, b);
     // Re: A = (sur·a, −sui·b, −sur·a, sui·b), B = (swr·a, swi·b, −swr·a, −swi·b) (entryRe)
     part4(dst, pairStride, ura, f32x4.neg(uib), f32x4.neg(ura), uib,
-      wra, wib, f32x4.neg(wra), f32x4.neg(wib), inv, q, L);
+      wra, wib, f32x4.neg(wra), f32x4.neg(wib), inv, L);
     const urb = f32x4.mul(sur, b), uia = f32x4.mul(sui, a), wrb = f32x4.mul(swr, b), wia = f32x4.mul(swi, a);
     // Im: A = (sur·b, sui·a, −sur·b, −sui·a), B = (−swr·b, swi·a, swr·b, −swi·a) (entryIm)
     part4(dst + (rec >> 1), pairStride, urb, uia, f32x4.neg(urb), f32x4.neg(uia),
-      f32x4.neg(wrb), wia, wrb, f32x4.neg(wia), inv, q, L);
+      f32x4.neg(wrb), wia, wrb, f32x4.neg(wia), inv, L);
   }
 }
 
@@ -317,8 +296,8 @@ function prepare(tables: usize, x: usize, scales: usize, m: i32, S: i32, levels:
     const jEnd = min(j1 + (j1 & 1), P << 1); // an odd m's last pair gets a zero table for input m
     j = j0;
     if (simd) {
-      const invv = f32x4.splat(inv), qv = f32x4.splat(Q);
-      for (; j + 4 <= j1; j += 4) entries4(ent, x, scales, m, S, levels, j, invv, qv);
+      const invv = f32x4.splat(inv);
+      for (; j + 4 <= j1; j += 4) entries4(ent, x, scales, m, S, levels, j, invv);
     }
     for (; j < jEnd; j++) {
       const a: f32 = j < m ? load<f32>(x + (<usize>j << 2)) : 0;
