@@ -204,8 +204,8 @@ function level4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3:
 
 /**
  * One part (Re or Im) of 4 inputs (pairs p, p + 1) and one stage: A_u + B_w for all 16 (u, w), each
- * level's bytes. The levels' quantizations are the same expressions, computed once (the compiler's
- * value numbering; written as a loop over levels they were recomputed and the build took 1.7x).
+ * level's bytes. The levels' quantizations are the same expressions, computed once (binaryen's -O3
+ * CSE, so in every engine; written as a loop over levels they were recomputed and the build took 1.7x).
  */
 // @ts-ignore: decorator
 @inline
