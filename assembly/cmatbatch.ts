@@ -26,7 +26,7 @@
 // byte value c at + c · 64, plane k = part·2 + level at + k · 16, vector v at + v:
 //     rec[k][0][c & 15][v] + rec[k][1][c >> 4][v]
 
-import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, evenSums, rowsHigh, rowsLow, tableBlocks, up64 } from './cmatvec';
+import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, evenSums, flush2, rowsHigh, rowsLow, tableBlocks, up64 } from './cmatvec';
 
 /** Vectors per group (the lanes of a v128 of bytes). */
 export const BATCH_LANES: i32 = 16;
@@ -232,14 +232,6 @@ function level(acc: usize, k: i32, bias: v128, high: bool): v128 {
   return high ? rowsHigh(e, o) : rowsLow(e, o);
 }
 
-/** f[0..4) += d · f32(128 · hi + lo) for 4 vectors (as cmatvec.ts flush2). */
-// @ts-ignore: decorator
-@inline
-function flush4(f: usize, hi: v128, lo: v128, d: v128): void {
-  const q = i32x4.add(i32x4.shl(hi, 7), lo);
-  v128.store(f, f32x4.add(v128.load(f), f32x4.mul(d, f32x4.convert_i32x4_s(q))));
-}
-
 /** One row's block sums (at acc) into its f32 sums f (Re 16 vectors, then Im 16), scaled by the block's d (16 f32). */
 // @ts-ignore: decorator
 @inline
@@ -248,8 +240,7 @@ function flushRow(f: usize, acc: usize, d: usize, bias: v128): void {
     for (let h = 0; h < 2; h++) {
       const hi = level(acc, part * 2, bias, h == 1), lo = level(acc, part * 2 + 1, bias, h == 1);
       const fp = f + (<usize>(part * 16 + h * 8) << 2), dp = d + (<usize>(h * 8) << 2);
-      flush4(fp, i32x4.extend_low_i16x8_s(hi), i32x4.extend_low_i16x8_s(lo), v128.load(dp));
-      flush4(fp + 16, i32x4.extend_high_i16x8_s(hi), i32x4.extend_high_i16x8_s(lo), v128.load(dp, 16));
+      flush2(fp, hi, lo, v128.load(dp), v128.load(dp, 16));
     }
   }
 }

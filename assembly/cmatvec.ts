@@ -445,10 +445,10 @@ function pass2(yr: usize, yi: usize, cp: usize, tp: usize, cnt: i32, d: f32): vo
   const bias = i16x8.splat(<i16>(cnt << 7));
   e0 = i16x8.sub(e0, bias); o0 = i16x8.sub(o0, bias); e1 = i16x8.sub(e1, bias); o1 = i16x8.sub(o1, bias);
   f0 = i16x8.sub(f0, bias); p0 = i16x8.sub(p0, bias); f1 = i16x8.sub(f1, bias); p1 = i16x8.sub(p1, bias);
-  flush2(yr, rowsLow(e0, o0), rowsLow(e1, o1), dv);
-  flush2(yr + 32, rowsHigh(e0, o0), rowsHigh(e1, o1), dv);
-  flush2(yi, rowsLow(f0, p0), rowsLow(f1, p1), dv);
-  flush2(yi + 32, rowsHigh(f0, p0), rowsHigh(f1, p1), dv);
+  flush2(yr, rowsLow(e0, o0), rowsLow(e1, o1), dv, dv);
+  flush2(yr + 32, rowsHigh(e0, o0), rowsHigh(e1, o1), dv, dv);
+  flush2(yi, rowsLow(f0, p0), rowsLow(f1, p1), dv, dv);
+  flush2(yi + 32, rowsHigh(f0, p0), rowsHigh(f1, p1), dv, dv);
 }
 
 /**
@@ -461,14 +461,17 @@ export function evenSums(raw: v128, odd: v128): v128 {
   return i16x8.sub(raw, i16x8.shl(odd, 8));
 }
 
-/** y[0..8) at yp += d · f32(acc_0 · 128 + acc_1) for 8 rows of i16 level sums. */
+/**
+ * y[0..8) at yp += d · f32(acc_0 · 128 + acc_1) for 8 lanes of i16 level sums (rows here, vectors in
+ * cmatbatch), d of lanes 0..3 in dLow and of 4..7 in dHigh.
+ */
 // @ts-ignore: decorator
 @inline
-function flush2(yp: usize, a0: v128, a1: v128, dv: v128): void {
+export function flush2(yp: usize, a0: v128, a1: v128, dLow: v128, dHigh: v128): void {
   let q = i32x4.add(i32x4.shl(i32x4.extend_low_i16x8_s(a0), 7), i32x4.extend_low_i16x8_s(a1));
-  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dv, f32x4.convert_i32x4_s(q))));
+  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dLow, f32x4.convert_i32x4_s(q))));
   q = i32x4.add(i32x4.shl(i32x4.extend_high_i16x8_s(a0), 7), i32x4.extend_high_i16x8_s(a1));
-  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(q))), 16);
+  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dHigh, f32x4.convert_i32x4_s(q))), 16);
 }
 
 /** pass3 at L = 1 (records 64 bytes apart). */

@@ -178,8 +178,9 @@ function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32,
   const codes = load<u32>(rec) == LIN_CODES;
   const rows = codes ? out >> 1 : out;
   const units = codes ? linear_codes_units(T, linear_codes_levels(rec)) : 0;
-  if (units > 0 && batch_row_parts(ctrl, units) > 0) {
-    linear_units(ctrl, y, rec, rows, inp >> 1, S, T, units, ts);
+  const parts = units > 0 ? batch_row_parts(ctrl, units) : 0;
+  if (parts > 0) {
+    linear_units(ctrl, y, rec, rows, inp >> 1, S, T, units, parts, ts);
     return;
   }
   // Work units: additions per row (per complex row: m inputs × 2S planes = inp · S).
@@ -207,8 +208,7 @@ function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, inp: i32,
  * pays for its expanded tables once per call, so whole groups over all rows are the cheapest shares:
  * with row chunks (two per thread), 2 threads ran a 7B prompt no faster than 1 thread.
  */
-function linear_units(ctrl: usize, y: usize, rec: usize, rows: i32, m: i32, S: i32, T: i32, units: i32, ts: usize): void {
-  const parts = batch_row_parts(ctrl, units);
+function linear_units(ctrl: usize, y: usize, rec: usize, rows: i32, m: i32, S: i32, T: i32, units: i32, parts: i32, ts: usize): void {
   const per = ((rows + parts - 1) / parts + CODE_ROWS_ALIGN - 1) / CODE_ROWS_ALIGN * CODE_ROWS_ALIGN;
   set_job_arg(ctrl, 0, <u32>y);
   set_job_arg(ctrl, 1, <u32>rec);
