@@ -69,7 +69,10 @@ const MAX_STRING = 1 << 26;
 class Reader {
   private view: DataView;
   pos = 0;
-  private decoder = new TextDecoder('utf-8', { fatal: false });
+  // ignoreBOM: a leading U+FEFF is part of the string (LLaMA-2's piece 30143 is exactly that), and
+  // fatal: a string that is not UTF-8 is a broken file, not text to repair with U+FFFD. Either way
+  // every string read here is the one that was written, byte for byte.
+  private decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   constructor(private bytes: Uint8Array, private file: string, private total: number) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -98,7 +101,12 @@ class Reader {
   string(f: string): string {
     const n = this.count(f, MAX_STRING);
     this.need(n, f);
-    const s = this.decoder.decode(this.bytes.subarray(this.pos, this.pos + n));
+    let s: string;
+    try {
+      s = this.decoder.decode(this.bytes.subarray(this.pos, this.pos + n));
+    } catch {
+      throw new FormatError(this.file, f, `the ${n}-byte string at byte ${this.pos} is not valid UTF-8`);
+    }
     this.pos += n;
     return s;
   }
