@@ -31,10 +31,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packCodes, type ModelHeader } from '../src/format.ts';
-import { openCheckpoint } from '../src/node/checkpoint.ts';
+import { openCheckpoint } from '../src/convert/open-checkpoint.ts';
 import { readModelHeaderFromFile } from '../src/node/read-header.ts';
-import { SafetensorsFile } from '../src/node/safetensors.ts';
-import { quantizeLinear, quantizeLinearRef } from '../src/quantize.ts';
+import { SafetensorsFile } from '../src/convert/safetensors.ts';
+import { quantizeLinear, quantizeLinearRef } from '../src/convert/quantize.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const argv = process.argv.slice(2);

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '../src/tokenizer.js';
-import { parseSentencePieceModel } from '../src/sentencepiece-model.js';
+import { parseSentencePieceModel } from '../src/convert/sentencepiece-model.js';
 
 const SHARED = fileURLToPath(new URL('../../shared', import.meta.url));
 const TARGET_BYTES = 1 << 20;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { AbortError, Fairy2iError, OptionError } from '../src/errors.ts';
 import { loadModel, type Model } from '../src/node.ts';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { tempDir } from './fixtures.ts';
 import { sharedPath, sharedSuite } from './shared.ts';
 

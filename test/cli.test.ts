@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { loadModel } from '../src/node.ts';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { packWindows, windowLoss } from '../src/perplexity.ts';
 import { tempDir } from './fixtures.ts';
 import { sharedPath, sharedSuite } from './shared.ts';

@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { codeAt, type ModelHeader } from '../src/format.ts';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { readModelHeaderFromFile } from '../src/node/read-header.ts';
-import { SafetensorsFile } from '../src/node/safetensors.ts';
-import { dequantizeLinear } from '../src/quantize.ts';
+import { SafetensorsFile } from '../src/convert/safetensors.ts';
+import { dequantizeLinear } from '../src/convert/quantize.ts';
 import { tempDir } from './fixtures.ts';
 import { manifest, sharedPath, sharedSuite } from './shared.ts';
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { loadModel } from '../src/node.ts';
 import { tempDir } from './fixtures.ts';
 import { compareLogits } from './runtimes/compare.mjs';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { suite } from 'uvu';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { loadModel } from '../src/node.ts';
 import { THREAD_SCRATCH_BYTES, kernelScratchBytes } from '../src/layout.ts';
 import { instantiateWasm } from '../src/wasm.ts';

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { Fairy2iError } from '../src/errors.ts';
 import { encodeModelHeader, readModelHeader, type ModelConfig, type ModelHeader } from '../src/format.ts';
 import { planMemory, WASM_MAX_BYTES } from '../src/layout.ts';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { loadModel, wasmModule } from '../src/node.ts';
 import type { TokenizerVocab } from '../src/tokenizer.ts';
 import { heapBase, instantiateWasm } from '../src/wasm.ts';

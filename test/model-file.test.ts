@@ -10,7 +10,7 @@ import { Fairy2iError } from '../src/errors.ts';
 import { codeAt, packCodes, readModelHeader } from '../src/format.ts';
 import { decodeHeader, encodeHeader, meta, TensorType, type Metadata } from '../src/gguf.ts';
 import { loadModel } from '../src/node.ts';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { tempDir, writeTinyCheckpoint } from './fixtures.ts';
 
 const dir = tempDir();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { codeAt, packCodes } from '../src/format.ts';
-import { dequantizeLinear, phaseCode, quantizeLinear, quantizeLinearRef, splitWidelyLinear } from '../src/quantize.ts';
+import { dequantizeLinear, phaseCode, quantizeLinear, quantizeLinearRef, splitWidelyLinear } from '../src/convert/quantize.ts';
 import { randn } from './fixtures.ts';
 import { manifest, readF32, sharedPath, sharedSuite } from './shared.ts';
 

@@ -14,7 +14,7 @@ import { createServer as createNetServer } from 'node:net';
 import { join, normalize, sep } from 'node:path';
 import * as assert from 'uvu/assert';
 import { loadModel } from '../src/node.ts';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 // @ts-ignore: plain JavaScript modules shared with .ci/run and the example
 import { findRuntime } from '../scripts/runtimes.mjs';
 // @ts-ignore

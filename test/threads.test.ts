@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import * as assert from 'uvu/assert';
 import { OptionError } from '../src/errors.ts';
 import { Model } from '../src/model.ts';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { loadModel, toSource, wasmModule } from '../src/node.ts';
 import { nodeThreads } from '../src/node/threads.ts';
 import { NODE_WORKER_SOURCE, threadTuning, type ThreadPlatform, type WorkerMessage } from '../src/threads.ts';

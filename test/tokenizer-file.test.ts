@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { loadModel } from '../src/node.ts';
-import { convert } from '../src/node/convert.ts';
+import { convert } from '../src/convert/convert.ts';
 import { tempDir, writeTinyCheckpoint } from './fixtures.ts';
 import { sharedPath, sharedSuite } from './shared.ts';
 

@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FormatError } from '../src/errors.ts';
-import { parseSentencePieceModel } from '../src/sentencepiece-model.ts';
+import { parseSentencePieceModel } from '../src/convert/sentencepiece-model.ts';
 import { TokenType, Tokenizer, type TokenizerVocab } from '../src/tokenizer.ts';
-import { parseTokenizerJson, readTokenizerConfig } from '../src/tokenizer-json.ts';
-import { parseLlama2cTokenizer } from '../src/tokenizer-llama2c.ts';
+import { parseTokenizerJson, readTokenizerConfig } from '../src/convert/tokenizer-json.ts';
+import { parseLlama2cTokenizer } from '../src/convert/tokenizer-llama2c.ts';
 import { manifest, sharedDir, sharedPath, sharedSuite } from './shared.ts';
 
 interface Case { text: string; ids: number[]; pieces: string[]; decoded: string; group: string }

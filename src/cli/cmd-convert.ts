@@ -1,4 +1,4 @@
-import { convert } from '../node/convert.js';
+import { convert } from '../convert/convert.js';
 import type { CommandSpec, Parsed } from './args.js';
 
 export const convertSpec: CommandSpec = {

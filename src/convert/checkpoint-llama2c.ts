@@ -7,8 +7,8 @@ import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, 
 import { basename, dirname, join } from 'node:path';
 import { Fairy2iError, FormatError } from '../errors.js';
 import type { LinearKind } from '../format.js';
-import { parseLlama2cTokenizer } from '../tokenizer-llama2c.js';
-import { permuteRotary, type Checkpoint, type Hyper, type TensorRole } from './checkpoint.js';
+import { parseLlama2cTokenizer } from './tokenizer-llama2c.js';
+import type { Checkpoint, Hyper, TensorRole } from './checkpoint.js';
 
 export function openLlama2cCheckpoint(path: string, tokenizerPath?: string): Checkpoint {
   const fd = openSync(path, 'r');
@@ -93,4 +93,19 @@ function findTokenizer(modelPath: string, vocab: number): string {
   const cands = readdirSync(dir).filter((f) => /^tok.*\.bin$/.test(f));
   if (cands.length === 1) return join(dir, cands[0]);
   throw new Fairy2iError('input', `${modelPath}: no llama2.c tokenizer found beside it (tok${vocab}.bin or tokenizer.bin); pass --tokenizer FILE`);
+}
+
+/** HF's q/k permutation from Meta's interleaved RoPE rows: row h·d + i·d/2 + t ← h·d + 2t + i. */
+export function permuteRotary(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let t = 0; t < half; t++) {
+      for (let i = 0; i < 2; i++) {
+        const dst = h * headDim + i * half + t, src = h * headDim + 2 * t + i;
+        out.set(w.subarray(src * cols, (src + 1) * cols), dst * cols);
+      }
+    }
+  }
+  return out;
 }

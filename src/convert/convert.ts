@@ -6,10 +6,11 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { AbortError, Fairy2iError, OptionError } from '../errors.js';
 import { encodeModelHeader, linearShape, LINEARS, MAX_STAGES, placeholderVocab, type LinearKind, packCodes, type ModelConfig, type PlannedTensor } from '../format.js';
 import { toHalfArray } from '../half.js';
-import { quantizeLinear, type QuantizedLinear } from '../quantize.js';
+import { quantizeLinear, type QuantizedLinear } from './quantize.js';
 import type { TokenizerVocab } from '../tokenizer.js';
 import { VERSION } from '../version.js';
-import { openCheckpoint, type Checkpoint, type TensorRole } from './checkpoint.js';
+import type { Checkpoint, TensorRole } from './checkpoint.js';
+import { openCheckpoint } from './open-checkpoint.js';
 import { Progress } from './progress.js';
 
 export interface ConvertOptions {

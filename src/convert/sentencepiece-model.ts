@@ -10,8 +10,8 @@
 // type) followed by a varint (type 0), 8 bytes (1), a varint length and that many bytes (2), or
 // 4 bytes (5). Types 3/4 (groups) do not occur in this proto. Proto2 defaults apply to absent fields.
 
-import { FormatError } from './errors.js';
-import { TokenType, type TokenizerVocab } from './tokenizer.js';
+import { FormatError } from '../errors.js';
+import { TokenType, type TokenizerVocab } from '../tokenizer.js';
 import { applyTokenizerConfig, type TokenizerConfig } from './tokenizer-json.js';
 
 export interface SentencePieceModelOptions {

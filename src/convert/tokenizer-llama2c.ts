@@ -12,8 +12,8 @@
 // normalizer settings are LLaMA's (add_dummy_prefix true, remove_extra_whitespaces false), which is
 // also what llama2.c's run.c encode() does.
 
-import { FormatError, OptionError } from './errors.js';
-import { TokenType, type TokenizerVocab } from './tokenizer.js';
+import { FormatError, OptionError } from '../errors.js';
+import { TokenType, type TokenizerVocab } from '../tokenizer.js';
 
 export interface Llama2cTokenizerOptions {
   /** Name of the file in error messages. @default 'tokenizer.bin' */

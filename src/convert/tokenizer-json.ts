@@ -13,8 +13,8 @@
 // plain characters, not split out; and a pair whose concatenation is a piece can merge even if the
 // merge list forgot that split (it never does for converted sentencepiece models).
 
-import { FormatError } from './errors.js';
-import { TokenType, type TokenizerVocab } from './tokenizer.js';
+import { FormatError } from '../errors.js';
+import { TokenType, type TokenizerVocab } from '../tokenizer.js';
 
 /** What tokenizer_config.json contributes (every field optional, as in the file). */
 export interface TokenizerConfig {
