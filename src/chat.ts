@@ -3,7 +3,7 @@
 // is a base model). Each turn renders the whole conversation; the KV cache already holds its common
 // prefix, so earlier turns are not evaluated again.
 
-import { Template } from '@huggingface/jinja';
+import { renderChatTemplate } from './chat-template.js';
 import { Fairy2iError, OptionError } from './errors.js';
 import { generateTokens, type Commit, type GenerateOptions, type GenerationStream } from './generate.js';
 import type { Model } from './model.js';
@@ -35,8 +35,7 @@ export function renderChat(format: ChatFormat, messages: ChatMessage[], tokenize
   const bos = tokenizer.bosId >= 0 ? tokenizer.piece(tokenizer.bosId) : '';
   const eos = tokenizer.eosId >= 0 ? tokenizer.piece(tokenizer.eosId) : '';
   if (format === 'template') {
-    const t = new Template(tokenizer.vocab.chatTemplate!);
-    return t.render({ messages, bos_token: bos, eos_token: eos, add_generation_prompt: true });
+    return renderChatTemplate(tokenizer.vocab.chatTemplate!, { messages, bos_token: bos, eos_token: eos, add_generation_prompt: true }, 'the model file');
   }
   if (format === 'llama2') {
     let sys = '';

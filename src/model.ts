@@ -3,7 +3,8 @@
 // typed-array views are made fresh on each use because memory.grow replaces the buffer.
 
 import { AbortError, Fairy2iError, FormatError, OptionError } from './errors.js';
-import { isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
+import { checkLogits } from './finite-logits.js';
+import { checkStoredFloats, isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
 import { NeedMoreBytes } from './gguf.js';
 import { planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
 import type { ByteSource } from './sources.js';
@@ -161,6 +162,7 @@ export class Model {
       if (got < plan.fileSize) {
         throw new FormatError(src.name, 'tensor data', `file ends at byte ${got} but its tensors end at byte ${plan.fileSize} (truncated?)`);
       }
+      checkStoredFloats(header, dst, src.name);
       writeDescriptor(ex.memory.buffer, plan, header);
 
       // 4. Worker threads over the same memory.
@@ -192,7 +194,7 @@ export class Model {
     if (!Number.isInteger(pos) || pos < 0 || pos >= this.contextLength) throw new Fairy2iError('option', `position ${pos} is outside the context of ${this.contextLength} tokens`);
     const out = wantLogits ? this.plan.scratch.logits : 0;
     ex.forward(this.plan.desc, token, pos, out);
-    return wantLogits ? new Float32Array(ex.memory.buffer, out, V).slice() : null;
+    return wantLogits ? checkLogits(new Float32Array(ex.memory.buffer, out, V).slice(), V, pos, this.config.name) : null;
   }
 
   /**
@@ -211,7 +213,7 @@ export class Model {
       const last = i + n === tokens.length;
       this.runBatch(ex, tokens, i, n, start + i, last && wantLogits ? out : 0, false);
     }
-    return wantLogits && tokens.length > 0 ? new Float32Array(ex.memory.buffer, out, V).slice() : null;
+    return wantLogits && tokens.length > 0 ? checkLogits(new Float32Array(ex.memory.buffer, out, V).slice(), V, start + tokens.length - 1, this.config.name) : null;
   }
 
   /**
@@ -228,7 +230,7 @@ export class Model {
       this.runBatch(ex, tokens, i, n, start + i, this.plan.scratch.logits, true);
       out.set(new Float32Array(ex.memory.buffer, this.plan.scratch.logits, n * V), i * V);
     }
-    return out;
+    return checkLogits(out, V, start, this.config.name);
   }
 
   /** tokens[i .. i + n) at positions pos0.. through forward_batch (n ≤ maxBatch). */

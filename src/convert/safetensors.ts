@@ -2,7 +2,8 @@
 // F16/BF16 to float32. Layout: u64 LE header length, JSON header {name: {dtype, shape,
 // data_offsets: [begin, end]}} relative to the data section, then the data.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { openInputFile } from './read-input.js';
 import { FormatError } from '../errors.js';
 import { halfToFloat } from '../half.js';
 
@@ -23,7 +24,7 @@ export class SafetensorsFile {
   private fd: number;
 
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'r');
+    this.fd = openInputFile(path, 'safetensors file');
     try {
       this.parseHeader();
     } catch (e) {
@@ -59,6 +60,9 @@ export class SafetensorsFile {
     const dataSize = size - dataStart;
     for (const [name, v] of Object.entries(header)) {
       if (name === '__metadata__') continue;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        throw new FormatError(this.path, name, `is ${v === null ? 'null' : Array.isArray(v) ? 'an array' : JSON.stringify(v).slice(0, 40)}, expected {"dtype", "shape", "data_offsets"}`);
+      }
       const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       if (typeof t.dtype !== 'string' || !(t.dtype in DTYPE_SIZE)) {
         throw new FormatError(this.path, name, `dtype ${JSON.stringify(t.dtype)} is not supported (expected F32, F16 or BF16)`);

@@ -13,6 +13,7 @@
 // plain characters, not split out; and a pair whose concatenation is a piece can merge even if the
 // merge list forgot that split (it never does for converted sentencepiece models).
 
+import { compileChatTemplate } from '../chat-template.js';
 import { FormatError } from '../errors.js';
 import { TokenType, type TokenizerVocab } from '../tokenizer.js';
 
@@ -86,6 +87,12 @@ function optBool(obj: Json, key: string, file: string): boolean | undefined {
   return v;
 }
 
+/** A template that parses (checked at convert, so a broken one never reaches a model file). */
+function compiled(source: string, file: string, field: string): string {
+  compileChatTemplate(source, file, field);
+  return source;
+}
+
 /** Parses tokenizer_config.json (text or parsed JSON). Unknown keys are ignored: the file has many. */
 export function readTokenizerConfig(json: string | object, file = 'tokenizer_config.json'): TokenizerConfig {
   const obj = parseJson(json, file);
@@ -95,14 +102,14 @@ export function readTokenizerConfig(json: string | object, file = 'tokenizer_con
   const addEos = optBool(obj, 'add_eos_token', file);
   if (addEos !== undefined) config.addEos = addEos;
   const tpl = obj.chat_template;
-  if (typeof tpl === 'string') config.chatTemplate = tpl;
+  if (typeof tpl === 'string') config.chatTemplate = compiled(tpl, file, 'chat_template');
   else if (Array.isArray(tpl)) {
     // transformers' named templates: [{"name": "default", "template": "..."}, {"name": "tool_use", ...}]
     for (const [i, t] of tpl.entries()) {
       if (!isObject(t) || typeof t.name !== 'string' || typeof t.template !== 'string') {
         throw new FormatError(file, `chat_template[${i}]`, `is ${describe(t)}, expected {"name": string, "template": string}`);
       }
-      if (t.name === 'default') config.chatTemplate = t.template;
+      if (t.name === 'default') config.chatTemplate = compiled(t.template, file, `chat_template[${i}].template`);
     }
   } else if (tpl !== undefined && tpl !== null) {
     throw new FormatError(file, 'chat_template', `is ${describe(tpl)}, expected a string or a list of {name, template}`);

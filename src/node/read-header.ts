@@ -13,7 +13,9 @@ export function readModelHeaderFromFile(path: string): ModelHeader {
     throw new Fairy2iError('input', `${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new Fairy2iError('input', `${path}: is a directory, expected a model file (convert a checkpoint directory with 'fairy2i-wasm convert')`);
+    const size = st.size;
     let want = Math.min(size, 1 << 20);
     for (;;) {
       const buf = new Uint8Array(want);
