@@ -98,3 +98,31 @@ export function writeTinyCheckpoint(dir: string, opts: { config?: Partial<TinyCo
   writeSafetensors(join(dir, 'model.safetensors'), t, opts.header);
   return dir;
 }
+
+/**
+ * A tiny llama2.c checkpoint (version 0 header, float32 arrays, classifier shared) and its
+ * tokenizer: <unk>, <s>, </s>, the 256 byte pieces and `extra` words. Returns both paths.
+ */
+export function writeTinyLlama2c(dir: string, extra = ['▁a', '▁b', '▁c']): { bin: string; tok: string } {
+  mkdirSync(dir, { recursive: true });
+  const dim = 8, hidden = 16, layers = 1, heads = 2, kvHeads = 2, vocab = 259 + extra.length, seq = 16;
+  const hd = dim / heads, kv = kvHeads * hd;
+  const floats = vocab * dim + layers * dim + layers * dim * dim + 2 * layers * kv * dim + layers * dim * dim + layers * dim + 3 * layers * hidden * dim + dim + seq * hd;
+  const head = Buffer.alloc(28);
+  [dim, hidden, layers, heads, kvHeads, vocab, seq].forEach((v, i) => head.writeInt32LE(v, 4 * i));
+  const bin = join(dir, 'model.bin');
+  writeFileSync(bin, Buffer.concat([head, Buffer.from(randn(floats, 3, 0.2).buffer)]));
+  const pieces = ['<unk>', '\n<s>\n', '\n</s>\n', ...Array.from({ length: 256 }, (_, i) => `<0x${i.toString(16).toUpperCase().padStart(2, '0')}>`), ...extra.map((p) => p.replace(/▁/g, ' '))];
+  const parts: Buffer[] = [Buffer.alloc(4)];
+  parts[0].writeInt32LE(Math.max(...pieces.map((p) => Buffer.byteLength(p))));
+  pieces.forEach((p, i) => {
+    const b = Buffer.from(p, 'utf8');
+    const h = Buffer.alloc(8);
+    h.writeFloatLE(-i, 0);
+    h.writeInt32LE(b.length, 4);
+    parts.push(h, b);
+  });
+  const tok = join(dir, 'tokenizer.bin');
+  writeFileSync(tok, Buffer.concat(parts));
+  return { bin, tok };
+}
