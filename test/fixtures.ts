@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeHeader, encodeHeader, type Metadata } from '../src/gguf.ts';
 
 export function tempDir(prefix = 'fairy2i-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -125,4 +126,16 @@ export function writeTinyLlama2c(dir: string, extra = ['▁a', '▁b', '▁c']):
   const tok = join(dir, 'tokenizer.bin');
   writeFileSync(tok, Buffer.concat(parts));
   return { bin, tok };
+}
+
+/** A copy of a model file with its metadata edited (tensor data unchanged, header re-encoded). */
+export function rewriteMetadata(bytes: Uint8Array, edit: (md: Metadata) => void): Uint8Array {
+  const h = decodeHeader(bytes, 'file');
+  edit(h.metadata);
+  const sizes = h.tensors.map((t, i) => (i + 1 < h.tensors.length ? h.tensors[i + 1].offset : bytes.length - h.dataOffset) - t.offset);
+  const { header } = encodeHeader(h.metadata, h.tensors.map((t, i) => ({ ...t, size: sizes[i] })), h.alignment);
+  const out = new Uint8Array(header.length + bytes.length - h.dataOffset);
+  out.set(header);
+  out.set(bytes.subarray(h.dataOffset), header.length);
+  return out;
 }
