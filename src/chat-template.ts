@@ -1,15 +1,16 @@
 // A model file's chat template (tokenizer.chat_template, Jinja) parsed and rendered by
 // @huggingface/jinja, bounded: the template comes from whoever made the file, and
 // `{% for i in range(100000000) %}` would otherwise build a 3.6 GB list and hang the chat. Rendering
-// stops with a one-line error past MAX_STEPS evaluated nodes, MAX_MS of time, a range() longer
+// stops with a one-line error past MAX_STEPS evaluated nodes (a list counts its length), MAX_MS of time, a range() longer
 // than MAX_RANGE, one value longer than MAX_VALUE characters or MAX_TOTAL characters of strings in
 // all. A real template renders a long conversation in a few thousand steps and well under those.
 //
 // The library has no hooks for this, so the bound counts its Interpreter's `evaluate` (every node
-// goes through it) by wrapping the prototype method for the duration of one render: rendering is
+// goes through it) and Environment's `setVariable` (every loop item goes through it) by wrapping
+// the prototype methods for the duration of one render: rendering is
 // synchronous, so no other render can run meanwhile, and the original is always put back.
 
-import { Interpreter, Template } from '@huggingface/jinja';
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { Fairy2iError, FormatError } from './errors.js';
 
 export const TEMPLATE_LIMITS = { MAX_STEPS: 2_000_000, MAX_MS: 2000, MAX_RANGE: 100_000, MAX_VALUE: 1 << 20, MAX_TOTAL: 1 << 26 };
@@ -52,15 +53,27 @@ export function renderChatTemplate(source: string, context: Record<string, unkno
   const L = TEMPLATE_LIMITS;
   const t0 = Date.now();
   let steps = 0, total = 0;
-  proto.evaluate = function (stmt, env) {
+  const tick = () => {
     if (++steps > L.MAX_STEPS) throw new TemplateLimit(`took more than ${L.MAX_STEPS} steps`);
     if ((steps & 1023) === 0 && Date.now() - t0 > L.MAX_MS) throw new TemplateLimit(`took more than ${L.MAX_MS} ms`);
+  };
+  // A for loop sets its variables per item even when its body evaluates nothing.
+  const envProto = Environment.prototype as unknown as { setVariable: (name: string, value: unknown) => unknown };
+  const setVariable = envProto.setVariable;
+  envProto.setVariable = function (name, value) {
+    tick();
+    return setVariable.call(this, name, value);
+  };
+  proto.evaluate = function (stmt, env) {
+    tick();
     const v = evaluate.call(this, stmt, env);
     if (v && typeof v.value === 'string') {
       if (v.value.length > L.MAX_VALUE) throw new TemplateLimit(`made a string of more than ${L.MAX_VALUE} characters`);
       if ((total += v.value.length) > L.MAX_TOTAL) throw new TemplateLimit(`made more than ${L.MAX_TOTAL} characters of text`);
-    } else if (v && Array.isArray(v.value) && v.value.length > L.MAX_RANGE) {
-      throw new TemplateLimit(`made a list of more than ${L.MAX_RANGE} items`);
+    } else if (v && Array.isArray(v.value)) {
+      if (v.value.length > L.MAX_RANGE) throw new TemplateLimit(`made a list of more than ${L.MAX_RANGE} items`);
+      // A list costs its length: a loop over it may run an empty body (no evaluate call) per item.
+      if ((steps += v.value.length) > L.MAX_STEPS) throw new TemplateLimit(`took more than ${L.MAX_STEPS} steps`);
     }
     return v;
   };
@@ -92,6 +105,7 @@ export function renderChatTemplate(source: string, context: Record<string, unkno
   } finally {
     proto.evaluate = evaluate;
     proto.run = run;
+    envProto.setVariable = setVariable;
   }
 }
 
