@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readInputFile } from './read-input.js';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { Fairy2iError, FormatError } from '../errors.js';
+import { Fairy2iError, FormatError, preview } from '../errors.js';
 import { checkHyperRanges, type LinearKind } from '../format.js';
 import { parseSentencePieceModel } from './sentencepiece-model.js';
 import { parseTokenizerJson, readTokenizerConfig } from './tokenizer-json.js';
@@ -34,7 +34,7 @@ export function parseHfConfig(cfg: Record<string, unknown>, file: string, name: 
   const archs = cfg.architectures;
   const arch = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : (cfg.model_type as string | undefined);
   if (!arch || !(ARCHITECTURES.includes(arch) || arch === 'llama' || arch === 'mistral')) {
-    throw new FormatError(file, 'architectures', `${JSON.stringify(arch ?? null)} is not supported (expected ${ARCHITECTURES.join(' or ')})`);
+    throw new FormatError(file, 'architectures', `${preview(arch ?? null)} is not supported (expected ${ARCHITECTURES.join(' or ')})`);
   }
   const int = (key: string, fallback?: number): number => {
     const v = cfg[key];
@@ -42,13 +42,13 @@ export function parseHfConfig(cfg: Record<string, unknown>, file: string, name: 
       if (fallback !== undefined) return fallback;
       throw new FormatError(file, key, 'missing (expected a positive integer)');
     }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new FormatError(file, key, `is ${JSON.stringify(v)}, expected a positive integer`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new FormatError(file, key, `is ${preview(v)}, expected a positive integer`);
     return v;
   };
   const real = (key: string, fallback: number): number => {
     const v = cfg[key];
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'number' || !(v > 0)) throw new FormatError(file, key, `is ${JSON.stringify(v)}, expected a positive number`);
+    if (typeof v !== 'number' || !(v > 0)) throw new FormatError(file, key, `is ${preview(v)}, expected a positive number`);
     return v;
   };
   checkUnsupported(cfg, file);
@@ -65,7 +65,7 @@ export function parseHfConfig(cfg: Record<string, unknown>, file: string, name: 
   const sw = cfg.sliding_window;
   if (typeof sw === 'number' && sw > 0 && sw < contextLength) contextLength = sw;
   const tie = cfg.tie_word_embeddings;
-  if (tie !== undefined && tie !== null && typeof tie !== 'boolean') throw new FormatError(file, 'tie_word_embeddings', `is ${JSON.stringify(tie)}, expected true or false`);
+  if (tie !== undefined && tie !== null && typeof tie !== 'boolean') throw new FormatError(file, 'tie_word_embeddings', `is ${preview(tie)}, expected true or false`);
   const hyper: Hyper = {
     name,
     contextLength,
@@ -97,12 +97,12 @@ function checkUnsupported(cfg: Record<string, unknown>, file: string): void {
     throw new Fairy2iError('unsupported', `${file}: ${field}: ${what}`);
   };
   const set = (v: unknown) => v !== undefined && v !== null && v !== false;
-  if (set(cfg.rope_scaling)) refuse('rope_scaling', `${JSON.stringify(cfg.rope_scaling).slice(0, 80)} is not supported (plain RoPE only)`);
-  if (set(cfg.attention_bias)) refuse('attention_bias', `is ${JSON.stringify(cfg.attention_bias)}; attention projections with a bias are not supported`);
-  if (set(cfg.mlp_bias)) refuse('mlp_bias', `is ${JSON.stringify(cfg.mlp_bias)}; MLP projections with a bias are not supported`);
+  if (set(cfg.rope_scaling)) refuse('rope_scaling', `${preview(cfg.rope_scaling)} is not supported (plain RoPE only)`);
+  if (set(cfg.attention_bias)) refuse('attention_bias', `is ${preview(cfg.attention_bias)}; attention projections with a bias are not supported`);
+  if (set(cfg.mlp_bias)) refuse('mlp_bias', `is ${preview(cfg.mlp_bias)}; MLP projections with a bias are not supported`);
   for (const key of ['hidden_act', 'hidden_activation']) {
     const act = cfg[key];
-    if (act !== undefined && act !== null && act !== 'silu') refuse(key, `is ${JSON.stringify(act)}; only "silu" (SwiGLU, LLaMA's) is supported`);
+    if (act !== undefined && act !== null && act !== 'silu') refuse(key, `is ${preview(act)}; only "silu" (SwiGLU, LLaMA's) is supported`);
   }
   if (set(cfg.quantization_config)) refuse('quantization_config', 'is set: this is an already-quantized checkpoint; convert the original float weights');
 }
@@ -132,7 +132,7 @@ export function openHfCheckpoint(dir: string): Checkpoint {
       for (const [t, file] of Object.entries(map as Record<string, unknown>)) {
         if (typeof file !== 'string') throw new FormatError(indexPath, `weight_map.${t}`, 'is not a file name');
         // A shard is a file of the checkpoint folder: a name reaching outside it is not read.
-        if (!isInside(dir, file)) throw new FormatError(indexPath, `weight_map.${t}`, `names ${JSON.stringify(file)}, which is outside the checkpoint folder; shard names must be files of ${dir}`);
+        if (!isInside(dir, file)) throw new FormatError(indexPath, `weight_map.${t}`, `names ${preview(file)}, which is outside the checkpoint folder; shard names must be files of ${dir}`);
         where.set(t, open(file));
       }
     } else if (existsSync(join(dir, 'model.safetensors'))) {

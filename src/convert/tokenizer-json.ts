@@ -14,7 +14,7 @@
 // merge list forgot that split (it never does for converted sentencepiece models).
 
 import { compileChatTemplate } from '../chat-template.js';
-import { FormatError } from '../errors.js';
+import { FormatError, preview } from '../errors.js';
 import { TokenType, type TokenizerVocab } from '../tokenizer.js';
 
 /** What tokenizer_config.json contributes (every field optional, as in the file). */
@@ -162,7 +162,7 @@ function readSpaceHandling(root: Json, file: string): boolean {
       if (n.type === 'Prepend' && n.prepend === SPACE) prepend = true;
       else if (n.type === 'Replace' && isObject(n.pattern) && n.pattern.String === ' ' && n.content === SPACE) replaced = true;
       else {
-        throw new FormatError(file, `${field}.type`, `is ${describe(n.type)} (${JSON.stringify(n).slice(0, 80)}); only LLaMA's Prepend("▁") and Replace(" " → "▁") are supported`);
+        throw new FormatError(file, `${field}.type`, `is ${describe(n.type)} (${preview(n)}); only LLaMA's Prepend("▁") and Replace(" " → "▁") are supported`);
       }
     }
   }
@@ -303,7 +303,7 @@ export function parseTokenizerJson(json: string | object, opts: TokenizerJsonOpt
       return isObject(x) && isObject(x.SpecialToken) && typeof x.SpecialToken.id === 'string' ? x.SpecialToken.id : undefined;
     };
     if (seq < 0 || single.length > seq + 2 || seq > 1) {
-      throw new FormatError(file, 'post_processor.single', `is ${JSON.stringify(single).slice(0, 120)}; expected [BOS?] $A [EOS?]`);
+      throw new FormatError(file, 'post_processor.single', `is ${preview(single, 120)}; expected [BOS?] $A [EOS?]`);
     }
     const bosText = seq === 1 ? specialAt(0) : undefined;
     const eosText = single.length === seq + 2 ? specialAt(seq + 1) : undefined;
