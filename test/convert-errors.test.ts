@@ -358,6 +358,16 @@ cfg('a shard or tokenizer that is a directory is an input error, not an internal
   expectError(bin, [/a-dir-tok: the llama2\.c tokenizer is a directory/], ['--tokenizer', (mkdirSync(join(root, 'a-dir-tok')), join(root, 'a-dir-tok'))]);
 });
 
+cfg('deeply nested JSON values (found by fuzzing) give one-line errors, not a stack overflow', () => {
+  const deep = '['.repeat(200000) + ']'.repeat(200000);
+  const d = ck('deep-config');
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], ...TINY, rope_scaling: 0 }).replace('"rope_scaling":0', `"rope_scaling":${deep}`));
+  expectError(d, [/config\.json: rope_scaling: \[…\] is not supported/]);
+  const t = ck('deep-tokenizer');
+  writeFileSync(join(t, 'tokenizer.json'), `{"model": {"type": "BPE", "vocab": {}, "merges": []}, "normalizer": {"type": "Bad", "x": ${deep}}}`);
+  expectError(t, [/tokenizer\.json: normalizer\.type: is the string "Bad" \(\{…\}\)/]);
+});
+
 cfg('a broken chat template in tokenizer_config.json fails at convert, naming the file and field', () => {
   const d = ck('tpl');
   writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ chat_template: '{% for m in messages %}{{ m.content }' }));
