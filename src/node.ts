@@ -14,6 +14,8 @@ export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
 export { threadTuning as _threadTuning } from './threads.js';
+/** Internal, not part of the API (may change): the sampler's PRNG; the cross-runtime tests check its pinned outputs. */
+export { Rng as _Rng } from './sampler.js';
 
 let defaultWasm: Promise<WebAssembly.Module> | null = null;
 export function wasmModule(): Promise<WebAssembly.Module> {
