@@ -8,7 +8,7 @@ import { BATCH_LANES, cmatbatch, cmatbatch_scratch_bytes, cmatbatch_tables, cmat
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { attention_heads, attention_heads_f16kv } from './attention';
 import { batch_row_parts, chunk_r0, chunk_r1, chunk_rows, job_arg, parallel, set_job_arg, thread_index } from './threads';
-import { D_ATT, D_CTX, D_HEAD_DIM, D_HEADS, D_KV, D_KV_F16, D_KV_HEADS, D_KV_STRIDE, D_LAYERS, LIN_CODES, LIN_F16 } from './descriptor';
+import { D_ATT, D_CTX, D_HEAD_DIM, D_HEADS, D_KV, D_KV_F16, D_KV_HEADS, D_KV_STRIDE, D_LAYERS, LIN_CODES, LIN_F16 } from '../src/descriptor';
 
 // ---- Kernel selection ---------------------------------------------------------------------------
 

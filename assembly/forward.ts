@@ -14,7 +14,7 @@ import { rope } from './rope';
 import { swiglu, add } from './act';
 import { embed_f16, embed_f32, store_f32_to_f16 } from './f16';
 import { attention_all, kv_layer, linear } from './dispatch';
-import { D_DIM, D_LAYERS, D_HEADS, D_KV_HEADS, D_HEAD_DIM, D_FFN, D_VOCAB, D_CTX, D_STAGES, D_KV_F16, D_RMS_EPS, D_ROPE_THETA, D_EMBD, D_EMBD_F16, D_OUT_NORM, D_OUTPUT, D_X, D_XB, D_XB2, D_Q, D_K, D_V, D_HB, D_HB2, D_CTRL, D_MAX_BATCH, D_THREAD_SCRATCH, D_IDS, D_SEQUENCES, D_LAYER0, L_SLOTS, L_ATTN_NORM, L_FFN_NORM, L_LINEAR0 } from './descriptor';
+import { D_DIM, D_LAYERS, D_HEADS, D_KV_HEADS, D_HEAD_DIM, D_FFN, D_VOCAB, D_CTX, D_STAGES, D_KV_F16, D_RMS_EPS, D_ROPE_THETA, D_EMBD, D_EMBD_F16, D_OUT_NORM, D_OUTPUT, D_X, D_XB, D_XB2, D_Q, D_K, D_V, D_HB, D_HB2, D_CTRL, D_MAX_BATCH, D_THREAD_SCRATCH, D_IDS, D_SEQUENCES, D_LAYER0, L_SLOTS, L_ATTN_NORM, L_FFN_NORM, L_LINEAR0 } from '../src/descriptor';
 
 // @ts-ignore: decorator
 @inline function slot(d: usize, i: i32): u32 {

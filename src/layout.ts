@@ -1,5 +1,5 @@
 // The wasm memory plan of a loaded model and the descriptor assembly/forward.ts reads (the only
-// writer of those slots; assembly/descriptor.ts numbers them for both sides).
+// writer of those slots; src/descriptor.ts numbers them for both sides).
 //
 //   [ module data | file bytes (tensors used in place) | descriptor | KV caches | scratch | logits ]
 //
@@ -13,7 +13,7 @@
 import { Fairy2iError } from './errors.js';
 import { LINEARS, linearShape, type ModelConfig, type ModelHeader } from './format.js';
 import { TensorType } from './gguf.js';
-import * as D from '../assembly/descriptor.js';
+import * as D from './descriptor.js';
 
 export const WASM_MAX_BYTES = 65536 * 65536; // 4 GiB
 const ALIGN = 64;

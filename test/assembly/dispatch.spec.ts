@@ -4,7 +4,7 @@
 
 import { attention_tokens } from "../../assembly/dispatch";
 import { attention_heads, attention_heads_f16kv } from "../../assembly/attention";
-import { D_ATT, D_CTX, D_HEAD_DIM, D_HEADS, D_KV, D_KV_F16, D_KV_HEADS, D_KV_STRIDE, D_LAYERS, D_SEQUENCES } from "../../assembly/descriptor";
+import { D_ATT, D_CTX, D_HEAD_DIM, D_HEADS, D_KV, D_KV_F16, D_KV_HEADS, D_KV_STRIDE, D_LAYERS, D_SEQUENCES } from "../../src/descriptor";
 import { f32_to_f16_bits } from "../../assembly/f16";
 import { alloc, fillUniform, firstDiff, free, seed, uniform } from "./util";
 

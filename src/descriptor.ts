@@ -1,6 +1,8 @@
 // The model descriptor: the u32 slots the host writes (src/layout.ts) and the engine reads
-// (forward.ts, dispatch.ts). Written in the subset of TypeScript that AssemblyScript also compiles
-// (untyped integer constants), so this one file is the layout for both sides.
+// (assembly/forward.ts, assembly/dispatch.ts). Written in the subset of TypeScript that
+// AssemblyScript also compiles (untyped integer constants), so this one file is the layout for both
+// sides. It lives in src/ because the declaration build (tsconfig.dts.json, rootDir src) takes only
+// files under src/; the engine imports it from there.
 
 // Descriptor slots (u32, 4 bytes each). src/layout.ts writes them.
 export const D_DIM = 0;
