@@ -6,9 +6,10 @@ import { AbortError, Fairy2iError, FormatError, OptionError } from './errors.js'
 import { isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
 import { NeedMoreBytes } from './gguf.js';
 import { planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
-import type { ByteSource } from './sources.js';
+import { describeValue, type ByteSource } from './sources.js';
 import { ChatSession, type ChatOptions } from './chat.js';
 import { generateTokens, type GenerateOptions, type GenerateResult, type GenerationStream } from './generate.js';
+import { checkLoadOptions } from './load-options.js';
 import { Tokenizer } from './tokenizer.js';
 import { ThreadPool, threadTuning, type ThreadPlatform } from './threads.js';
 import { compileWasm, heapBase, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
@@ -90,6 +91,7 @@ export class Model {
    */
   static async load(src: ByteSource, wasm: WasmInput, opts: ModelLoadOptions = {}, platform?: ThreadPlatform): Promise<Model> {
     try {
+      checkLoadOptions(opts);
       if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 256)) {
         throw new OptionError('threads', `is ${opts.threads}, expected an integer from 1 to 256`);
       }
@@ -128,7 +130,7 @@ export class Model {
       ex.set_kernel(TABLE_LEVELS[precision]);
       // Threads are chosen before the plan: each has scratch of its own.
       const cores = Math.max(1, Math.floor(platform?.cores() ?? 1));
-      const threads = opts.threads ?? (worthSplitting(header.config) ? cores : 1);
+      const threads = threadsFor(opts, cores, worthSplitting(header.config));
       const plan = planMemory(header, heapBase(ex), { contextLength: ctx, kvCache: opts.kvCache, threads }, src.name);
       const have = ex.memory.buffer.byteLength;
       if (plan.total > have) {
@@ -270,6 +272,8 @@ export class Model {
    */
   generate(prompt: string | ArrayLike<number>, opts: GenerateOptions = {}): GenerationStream {
     this.exports();
+    // Array.from(42) is [], which would be reported as an empty prompt.
+    if (typeof prompt !== 'string' && typeof (prompt as { length?: unknown } | null)?.length !== 'number') throw new OptionError('prompt', `must be text or an array of token ids, got ${describeValue(prompt)}`);
     const ids = typeof prompt === 'string' ? this.promptTokens(prompt, opts.addBos) : Array.from(prompt);
     return generateTokens(this, this.tokenizer, ids, opts);
   }
@@ -301,6 +305,19 @@ export class Model {
   get disposed(): boolean {
     return this.ex === null;
   }
+}
+
+/**
+ * The threads to start: the default, or those asked for up to the cores available (times
+ * threadTuning.oversubscription), saying so when that is fewer. More threads than cores only take
+ * turns: --threads 256 on 2 cores took 1.8 GB of workers and 38 s to start.
+ */
+function threadsFor(opts: ModelLoadOptions, cores: number, worthIt: boolean): number {
+  if (opts.threads === undefined) return worthIt ? cores : 1;
+  const most = Math.max(1, Math.floor(cores * threadTuning.oversubscription));
+  if (opts.threads <= most) return opts.threads;
+  (opts.onNotice ?? console.warn)(`fairy2i-wasm: running on ${most} thread${most > 1 ? 's' : ''} instead of ${opts.threads}: ${cores} core${cores > 1 ? 's are' : ' is'} available`);
+  return most;
 }
 
 /** Whether some layer of the model is big enough to split between threads (see threadTuning). */
