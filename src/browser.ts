@@ -3,12 +3,11 @@
 
 import { Model } from './model.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
-import type { LoadOptions, ModelSource } from './node.js';
+import type { LoadOptions, ModelSource } from './types.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
 
 export { Model } from './model.js';
-export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
-export type { LoadOptions, ModelSource } from './node.js';
+export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
