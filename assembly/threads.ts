@@ -28,9 +28,14 @@
 // Every chunk's result is computed by the same code whichever thread claims it, so results do not
 // depend on the number of threads or on who ran what.
 
-import { run_chunk } from './forward';
+import { run_chunk } from './dispatch';
 
 export const CTRL_BYTES: i32 = 256;
+
+/** Bytes of the control block (the host plans them). */
+export function ctrl_bytes(): i32 {
+  return CTRL_BYTES;
+}
 
 const C_JOB: usize = 0;
 const C_SLEEPERS: usize = 8;

@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Fairy2iError } from '../errors.js';
 import { readModelHeader, type ModelHeader } from '../format.js';
 import { NeedMoreBytes } from '../gguf.js';
+import { notRegularFile } from './file-source.js';
 
 export function readModelHeaderFromFile(path: string): ModelHeader {
   let fd: number;
@@ -14,7 +15,8 @@ export function readModelHeaderFromFile(path: string): ModelHeader {
   }
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) throw new Fairy2iError('input', `${path}: is a directory, expected a model file (convert a checkpoint directory with 'fairy2i-wasm convert')`);
+    const kind = notRegularFile(st);
+    if (kind) throw new Fairy2iError('input', `${path}: is ${kind}, expected a model file`);
     const size = st.size;
     let want = Math.min(size, 1 << 20);
     for (;;) {

@@ -102,7 +102,7 @@ function applyJson(root: unknown, ops: JsonOp[]): string {
       parent = node; key = keys[step % keys.length]; node = node[key];
     }
     if (parent === null) continue;
-    if ('replace' in o) parent[key] = o.replace;
+    if ('replace' in o) parent[key] = structuredClone(o.replace);
     else if ('remove' in o) { if (Array.isArray(parent)) parent.splice(key as number, 1); else delete parent[key]; }
     else { parent[key] = '\u0000DEEP\u0000'; deep = '['.repeat(o.deep) + ']'.repeat(o.deep); }
   }
