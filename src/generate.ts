@@ -262,7 +262,7 @@ function partialStopTail(s: string, stops: string[]): number {
 }
 
 /** A macrotask turn in any runtime (setImmediate where it exists; MessageChannel avoids timer clamping). */
-function yieldToEventLoop(): Promise<void> {
+export function yieldToEventLoop(): Promise<void> {
   const g = globalThis as { setImmediate?: (f: () => void) => void };
   if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
   if (typeof MessageChannel !== 'undefined') {
