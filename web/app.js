@@ -38,7 +38,6 @@ function status(text, isError = false) {
 
 // ---- the page's environment --------------------------------------------------------------------
 
-ui.threadCount.value = String(navigator.hardwareConcurrency || 1);
 if (crossOriginIsolated) {
   ui.isolation.textContent = 'cross-origin isolated';
   ui.isolation.classList.add('good');
@@ -125,7 +124,8 @@ async function load(source, label, cacheable) {
   try {
     const m = await loadModelInWorker(source, {
       cache: cache || undefined,
-      threads: Math.max(1, Number(ui.threadCount.value) || 1),
+      // Blank: the library's choice (all cores, or 1 for a model too small to split).
+      ...(ui.threadCount.value.trim() ? { threads: Math.max(1, Number(ui.threadCount.value) || 1) } : {}),
       signal: ctrl.signal,
       onProgress: (p) => showProgress(t0, p),
       onNotice: notice,
