@@ -4,18 +4,19 @@
 
 import { Model } from './model.js';
 import { blobSource, bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
-import type { LoadOptions, ModelSource } from './node.js';
+import type { LoadOptions, ModelSource } from './types.js';
 import { OptionError } from './errors.js';
 import { cachedModelSource, type CacheMode } from './browser/model-cache.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
 
 export { Model } from './model.js';
-export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
-export type { LoadOptions, ModelSource } from './node.js';
+export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
 export { threadTuning as _threadTuning } from './threads.js';
+/** Internal, not part of the API (may change): the sampler's PRNG; the cross-runtime tests check its pinned outputs. */
+export { Rng as _Rng } from './sampler.js';
 export { listCachedModels, deleteCachedModel, MODEL_CACHE_NAME, type CachedModel, type CacheMode } from './browser/model-cache.js';
 export { loadModelInWorker, WorkerModel, type WorkerLoadOptions, type ModelFacts } from './worker/client.js';
 
