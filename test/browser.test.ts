@@ -5,6 +5,7 @@
 //
 // Chromium may be missing only outside CI (then these are skipped, saying why); in CI they fail.
 import { spawn } from 'node:child_process';
+import { copyFileSync, utimesSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import * as assert from 'uvu/assert';
 import { suite } from 'uvu';
@@ -268,6 +269,53 @@ async function ask(page: Page, text: string, settings: Record<string, string> = 
     assert.equal(errors, []);
   } finally {
     await context.close();
+  }
+});
+
+(skip ? test.skip : test)("library: cache 'revalidate' keeps an unchanged file (one HEAD) and fetches a changed one again; a full quota is a notice naming the sizes and the model still loads", async () => {
+  const copy = join(ARTIFACTS, 'model.gguf');
+  copyFileSync(MODEL, copy);
+  const own: { method: string; path: string }[] = [];
+  const srv = await startWebServer({ root: ROOT, model: copy, port: 0, host: '127.0.0.1', onRequest: (r) => own.push(r) });
+  const context = await browser!.newContext();
+  try {
+    const { page, errors } = await open(context, srv.url);
+    const url = `${new URL(srv.url).origin}/models/model.gguf`;
+    // Plain JavaScript (tsx would add helpers to a compiled callback that the page does not have).
+    const load = (cache: unknown): Promise<{ notices: string[]; text: string; cached: number[] }> => page.evaluate(`(async () => {
+      const lib = await import('/dist/browser.js');
+      const notices = [];
+      const m = await lib.loadModel(${JSON.stringify(url)}, { cache: ${JSON.stringify(cache)}, onNotice: (n) => notices.push(n) });
+      const text = (await m.complete('Once', { maxTokens: 4, temperature: 0 })).text;
+      m.dispose();
+      return { notices, text, cached: (await lib.listCachedModels()).map((c) => c.size) };
+    })()`);
+    const calls = () => own.filter((r) => r.path.startsWith('/models/')).map((r) => r.method);
+
+    let r = await load(true);
+    assert.equal(calls(), ['GET']);
+    assert.equal(r.cached, [3575520]);
+    r = await load('revalidate');
+    assert.equal(calls(), ['GET', 'HEAD'], 'unchanged: a HEAD only');
+    utimesSync(copy, new Date(), new Date(Date.now() + 5000)); // a new mtime: a new ETag and Last-Modified
+    r = await load('revalidate');
+    assert.equal(calls(), ['GET', 'HEAD', 'HEAD', 'GET'], 'changed: fetched again');
+    assert.ok(r.text.length > 0);
+
+    // A quota smaller than the model (Chromium's DevTools protocol sets it for the origin).
+    await page.evaluate(`import('/dist/browser.js').then((lib) => lib.deleteCachedModel(${JSON.stringify(url)}))`);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin' as any, { origin: new URL(srv.url).origin, quotaSize: 1_000_000 });
+    r = await load(true);
+    assert.is(r.notices.length, 1, JSON.stringify(r.notices));
+    console.log(`  quota notice: ${r.notices[0]}`);
+    assert.match(r.notices[0] ?? '', /^fairy2i-wasm: http:\/\/127\.0\.0\.1:\d+\/models\/model\.gguf is not kept in the browser's storage: the quota is full \(3\.6 MB needed(, [\d.]+ MB free)?\); delete cached models or free disk space\. The model loads anyway, from the network\.$/);
+    assert.ok(r.text.length > 0, 'the model loaded anyway');
+    assert.equal(r.cached, []);
+    assert.equal(errors, []);
+  } finally {
+    await context.close();
+    await srv.close();
   }
 });
 

@@ -154,7 +154,10 @@ async function freeSpace(): Promise<number | null> {
 
 function quotaMessage(url: string, size: number, room: number | null): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
-  return `fairy2i-wasm: ${url} is not kept in the browser's storage: the quota is full (${mb(size)} needed${room !== null ? `, ${mb(Math.max(0, room))} free` : ''}); delete cached models or free disk space. The model loads anyway, from the network.`;
+  // The estimate can disagree with the quota a write met (it is approximate, and overridable): a
+  // free figure above the need would contradict the message, so it is left out then.
+  const free = room !== null && room < size ? `, ${mb(Math.max(0, room))} free` : '';
+  return `fairy2i-wasm: ${url} is not kept in the browser's storage: the quota is full (${mb(size)} needed${free}); delete cached models or free disk space. The model loads anyway, from the network.`;
 }
 
 /**
