@@ -7,7 +7,7 @@ import type { ChatMessage, ChatOptions } from '../chat.js';
 import { AbortError, Fairy2iError, type Fairy2iErrorCode } from '../errors.js';
 import type { GeneratePiece, GenerateResult } from '../generate.js';
 import type { LoadProgress } from '../model.js';
-import type { GenerateDone, ModelFacts, PostableGenerateOptions, PostableLoadOptions, PostedError, Reply, Request } from './protocol.js';
+import { wallClock, type GenerateDone, type ModelFacts, type PostableGenerateOptions, type PostableLoadOptions, type PostedError, type Reply, type Request } from './protocol.js';
 
 export type { ModelFacts } from './protocol.js';
 
@@ -26,7 +26,7 @@ export interface WorkerGenerateOptions extends PostableGenerateOptions {
   signal?: AbortSignal;
 }
 
-/** The result of a generation in the worker; `tokensAfterAbort` counts tokens made after the worker got the abort. */
+/** The result of a generation in the worker; `tokensAfterAbort` counts tokens made after the page sent the abort. */
 export type WorkerGenerateResult = GenerateResult & { tokensAfterAbort: number | null };
 
 type Pending = { ok: (v: unknown) => void; fail: (e: Error) => void; event?: (r: Reply) => void };
@@ -64,7 +64,7 @@ class Channel {
   }
 
   abort(target: number): void {
-    if (!this.dead) this.worker.postMessage({ id: 0, op: 'abort', target });
+    if (!this.dead) this.worker.postMessage({ id: 0, op: 'abort', target, sentAt: wallClock() });
   }
 
   /** Ends the worker; every open request fails with `why`. */

@@ -48,7 +48,7 @@ export type Request =
   | { id: number; op: 'chat-messages'; session: number }
   | { id: number; op: 'tokenize'; text: string; addBos?: boolean }
   | { id: number; op: 'detokenize'; ids: number[] }
-  | { id: number; op: 'abort'; target: number };
+  | { id: number; op: 'abort'; target: number; sentAt: number };
 
 /** A thrown error, as plain data (rebuilt as the same class on the page). */
 export interface PostedError {
@@ -57,10 +57,10 @@ export interface PostedError {
   code?: string;
 }
 
-/** A generation's end: the result, and how many tokens came after the worker received an abort. */
+/** A generation's end: the result, and how many tokens came after the page sent an abort. */
 export interface GenerateDone {
   result: GenerateResult;
-  /** Tokens generated after the abort message arrived (null: not aborted by message). */
+  /** Tokens generated after the page posted the abort (null: not aborted by message). */
   tokensAfterAbort: number | null;
 }
 
@@ -70,3 +70,8 @@ export type Reply =
   | { id: number; piece: GeneratePiece }
   | { id: number; ok: unknown }
   | { id: number; error: PostedError };
+
+/** Milliseconds on a clock the page and its workers share (each context's timeOrigin differs). */
+export function wallClock(): number {
+  return performance.timeOrigin + performance.now();
+}

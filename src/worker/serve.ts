@@ -3,15 +3,17 @@
 // cannot freeze it; the worker's own main thread may block in Atomics.wait, which the thread pool
 // uses (a page's main thread may not).
 //
-// Abort: a generation yields a macrotask after every piece it posts, so an abort message is seen
-// before the next token is sampled (the stream then ends with stopReason 'abort').
+// Abort: a generation yields a macrotask after every piece it posts (the generator itself yields
+// only every ~8 ms, several tokens of a small model), so an abort message is seen before the next
+// token is sampled and the stream ends with stopReason 'abort'. The page stamps the abort with the
+// time it was sent; the result counts the tokens made after that (0 or 1).
 
 import type { ChatSession } from '../chat.js';
 import { yieldToEventLoop, type GenerationStream } from '../generate.js';
 import { Fairy2iError } from '../errors.js';
 import type { Model } from '../model.js';
 import { loadModel } from '../browser.js';
-import type { GenerateDone, ModelFacts, PostedError, Reply, Request } from './protocol.js';
+import { wallClock, type GenerateDone, type ModelFacts, type PostedError, type Reply, type Request } from './protocol.js';
 
 interface Scope {
   onmessage: ((e: MessageEvent<Request>) => void) | null;
@@ -22,8 +24,8 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
   let model: Model | null = null;
   let loading = false;
   const sessions = new Map<number, ChatSession>();
-  /** Running requests that an abort message can stop, and the tokens they had posted at that moment. */
-  const running = new Map<number, { ctrl: AbortController; posted: number; atAbort: number | null }>();
+  /** Running requests that an abort message can stop. */
+  const running = new Map<number, Run>();
   const post = (m: Reply) => scope.postMessage(m);
 
   const need = (): Model => {
@@ -36,14 +38,16 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
     return s;
   };
 
-  const stream = async (id: number, s: GenerationStream, run: { posted: number; atAbort: number | null }): Promise<GenerateDone> => {
+  const stream = async (id: number, s: GenerationStream, run: Run): Promise<GenerateDone> => {
     for await (const piece of s) {
       post({ id, piece });
-      run.posted += piece.tokens.length;
+      run.pieces.push([wallClock(), piece.tokens.length]);
+      if (run.pieces.length > 256) run.pieces.shift();
       await yieldToEventLoop();
     }
     const result = await s.result;
-    return { result, tokensAfterAbort: run.atAbort === null ? null : run.posted - run.atAbort };
+    const sent = run.abortSentAt;
+    return { result, tokensAfterAbort: sent === null ? null : run.pieces.reduce((n, [t, k]) => n + (t > sent ? k : 0), 0) };
   };
 
   const handle = async (m: Request): Promise<unknown> => {
@@ -51,7 +55,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
       case 'load': {
         if (model || loading) throw new Fairy2iError('state', 'this worker already holds a model; dispose of it and start another');
         loading = true;
-        const run = { ctrl: new AbortController(), posted: 0, atAbort: null };
+        const run = newRun();
         running.set(m.id, run);
         try {
           model = await loadModel(m.source, {
@@ -67,7 +71,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
       }
       case 'generate': {
         const md = need();
-        const run = { ctrl: new AbortController(), posted: 0, atAbort: null };
+        const run = newRun();
         running.set(m.id, run);
         return stream(m.id, md.generate(m.prompt, { ...m.opts, signal: run.ctrl.signal }), run);
       }
@@ -76,7 +80,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
         return null;
       case 'chat-send': {
         const s = session(m.session);
-        const run = { ctrl: new AbortController(), posted: 0, atAbort: null };
+        const run = newRun();
         running.set(m.id, run);
         return stream(m.id, s.send(m.content, { ...m.opts, signal: run.ctrl.signal }), run);
       }
@@ -94,7 +98,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
         return need().detokenize(m.ids);
       case 'abort': {
         const r = running.get(m.target);
-        if (r && r.atAbort === null) { r.atAbort = r.posted; r.ctrl.abort(); }
+        if (r && r.abortSentAt === null) { r.abortSentAt = m.sentAt; r.ctrl.abort(); }
         return null;
       }
     }
@@ -107,6 +111,20 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
       (err) => post({ id: m.id, error: toPosted(err) }),
     ).finally(() => running.delete(m.id));
   };
+}
+
+/**
+ * A running request: its abort, and when its last pieces were posted (wall-clock ms), so the tokens
+ * made after the page sent Stop can be counted, whatever the message took to arrive.
+ */
+interface Run {
+  ctrl: AbortController;
+  pieces: [number, number][];
+  abortSentAt: number | null;
+}
+
+function newRun(): Run {
+  return { ctrl: new AbortController(), pieces: [], abortSentAt: null };
 }
 
 function facts(m: Model): ModelFacts {
