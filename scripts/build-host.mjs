@@ -1,4 +1,5 @@
-// Bundles the TypeScript host with esbuild: the Node/Deno/Bun library, the browser library and the CLI;
+// Bundles the TypeScript host with esbuild: the Node/Deno/Bun library, the browser library, its
+// model worker (dist/worker.js, started by loadModelInWorker from next to dist/browser.js) and the CLI;
 // then tsc (which also type-checks src/) writes the entries' declarations beside them (dist/node.d.ts,
 // dist/browser.d.ts and the .d.ts of the modules they reach). Declarations from an earlier build are
 // removed first, so a module deleted from src/ leaves none behind in the package.
@@ -13,6 +14,7 @@ const jobs = [
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node' }),
 ];
 if (existsSync('src/browser.ts')) jobs.push(build({ ...common, entryPoints: ['src/browser.ts'], outfile: 'dist/browser.js', platform: 'browser' }));
+if (existsSync('src/worker/entry.ts')) jobs.push(build({ ...common, entryPoints: ['src/worker/entry.ts'], outfile: 'dist/worker.js', platform: 'browser' }));
 await Promise.all(jobs);
 
 if (existsSync('dist')) {

@@ -24,7 +24,7 @@ export const ISOLATION_HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html; charset=utf-8', '.wasm': 'application/wasm', '.json': 'application/json', '.map': 'application/json' };
+const TYPES = { '.css': 'text/css', '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html; charset=utf-8', '.wasm': 'application/wasm', '.json': 'application/json', '.map': 'application/json' };
 
 /**
  * Serves files on 127.0.0.1 (a free port): `resolve(pathname)` names the file for a URL path, or null

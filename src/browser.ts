@@ -1,10 +1,13 @@
 // The library entry for browsers and edge runtimes: the same API as src/node.ts, with models from a
-// URL, a Response or bytes (there are no file paths here).
+// URL, a Response, bytes or a Blob/File (there are no file paths here); URLs can be kept in the
+// browser's storage (src/browser/model-cache.ts), and loadModelInWorker runs it all in a Web Worker.
 
 import { checkLoadOptions } from './load-options.js';
 import { Model } from './model.js';
-import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
+import { blobSource, bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import type { LoadOptions, ModelSource } from './types.js';
+import { OptionError } from './errors.js';
+import { cachedModelSource, type CacheMode } from './browser/model-cache.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
 
 export { Model } from './model.js';
@@ -16,6 +19,20 @@ export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js'
 export { threadTuning as _threadTuning } from './threads.js';
 /** Internal, not part of the API (may change): the sampler's PRNG; the cross-runtime tests check its pinned outputs. */
 export { Rng as _Rng } from './sampler.js';
+export { listCachedModels, deleteCachedModel, MODEL_CACHE_NAME, type CachedModel, type CacheMode } from './browser/model-cache.js';
+export { loadModelInWorker, WorkerModel, type WorkerLoadOptions, type ModelFacts } from './worker/client.js';
+
+/** A model file in a browser: a URL, a Response, bytes, or a Blob/File (read in chunks). */
+export type BrowserModelSource = ModelSource | Blob;
+
+export interface BrowserLoadOptions extends LoadOptions {
+  /**
+   * Keep a URL's file in the browser's storage (Cache API) and load it from there next time: true
+   * uses a stored copy without any network request; 'revalidate' first asks the server (HEAD) and
+   * fetches again when its ETag, Last-Modified or size changed. URL sources only. @default false
+   */
+  cache?: CacheMode;
+}
 
 let defaultWasm: Promise<WebAssembly.Module> | null = null;
 /** The engine's wasm next to this bundle (../build/fairy2i.wasm); pass `wasm` where that is not served. */
@@ -29,9 +46,14 @@ export function wasmModule(): Promise<WebAssembly.Module> {
   return defaultWasm;
 }
 
-async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
-  if (typeof source === 'string' || source instanceof URL) return urlSource(source, signal);
+function isUrl(source: BrowserModelSource): source is string | URL {
+  return typeof source === 'string' || source instanceof URL;
+}
+
+async function toSource(source: BrowserModelSource, signal?: AbortSignal): Promise<ByteSource> {
+  if (isUrl(source)) return urlSource(source, signal);
   if (typeof Response !== 'undefined' && source instanceof Response) return responseSource(source);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return blobSource(source);
   return bytesSource(source as ArrayBuffer | Uint8Array);
 }
 
@@ -68,7 +90,20 @@ const webThreads: ThreadPlatform = {
 };
 
 /** Loads a Fairy2i model file into a new wasm instance. */
-export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
-  checkLoadOptions(opts);
-  return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, webThreads);
+export async function loadModel(source: BrowserModelSource, opts: BrowserLoadOptions = {}): Promise<Model> {
+  checkLoadOptions(opts, ['cache']);
+  const { cache, ...rest } = opts;
+  if (cache !== undefined && typeof cache !== 'boolean' && cache !== 'revalidate') throw new OptionError('cache', `is ${JSON.stringify(cache)}, expected true, false or 'revalidate'`);
+  if (cache && !isUrl(source)) throw new OptionError('cache', 'applies to URL sources only (bytes, Responses and files are not kept)');
+  const wasm = rest.wasm ?? (await wasmModule());
+  if (!cache) return Model.load(await toSource(source, rest.signal), wasm, rest, webThreads);
+  const c = await cachedModelSource(source as string | URL, cache, rest.signal, rest.onNotice ?? console.warn);
+  let loaded = false;
+  try {
+    const model = await Model.load(c.source, wasm, rest, webThreads);
+    loaded = true;
+    return model;
+  } finally {
+    await c.finish(loaded);
+  }
 }

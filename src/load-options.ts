@@ -8,12 +8,13 @@ import { OptionError } from './errors.js';
 const LOAD_OPTION_NAMES = ['contextLength', 'sequences', 'kvCache', 'threads', 'precision', 'onNotice', 'onProgress', 'signal', 'wasm'];
 const KV_CACHE = ['auto', 'f32', 'f16'];
 
-export function checkLoadOptions(opts: unknown): void {
+/** `extra`: the names an entry adds (the browser's `cache`), which it checks itself. */
+export function checkLoadOptions(opts: unknown, extra: readonly string[] = []): void {
   if (opts === undefined) return;
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new OptionError('options', `must be an object of load options, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
   const o = opts as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!LOAD_OPTION_NAMES.includes(k)) throw new OptionError(k, `is not a load option (known: ${LOAD_OPTION_NAMES.join(', ')})`);
+    if (!LOAD_OPTION_NAMES.includes(k) && !extra.includes(k)) throw new OptionError(k, `is not a load option (known: ${[...LOAD_OPTION_NAMES, ...extra].join(', ')})`);
   }
   if (o.kvCache !== undefined && !KV_CACHE.includes(o.kvCache as string)) throw new OptionError('kvCache', `is ${JSON.stringify(o.kvCache)}, expected ${KV_CACHE.map((v) => `'${v}'`).join(', ')}`);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new OptionError('onProgress', 'must be a function');

@@ -48,12 +48,25 @@ export function bytesSource(bytes: ArrayBuffer | Uint8Array, name = '(buffer)'):
 export function responseSource(res: Response, name = res.url || '(response)'): ByteSource {
   if (!res.ok) throw new Fairy2iError('input', `${name}: HTTP ${res.status} ${res.statusText}`);
   if (!res.body) throw new Fairy2iError('input', `${name}: the response has no body`);
-  const reader = res.body.getReader();
   const len = Number(res.headers.get('content-length'));
+  return streamSource(res.body, name, Number.isFinite(len) && len > 0 && !res.headers.get('content-encoding') ? len : undefined);
+}
+
+/**
+ * A Blob or File (a browser's file picker, drag-and-drop): read through its stream in the chunks
+ * the browser hands out, so a multi-GB file is never one ArrayBuffer.
+ */
+export function blobSource(blob: Blob, name = (blob as File).name || '(blob)'): ByteSource {
+  return streamSource(blob.stream(), name, blob.size);
+}
+
+/** A byte stream read chunk by chunk into the loader's buffers. */
+export function streamSource(stream: ReadableStream<Uint8Array>, name: string, size?: number): ByteSource {
+  const reader = stream.getReader();
   let rest: Uint8Array | null = null;
   return {
     name,
-    size: Number.isFinite(len) && len > 0 && !res.headers.get('content-encoding') ? len : undefined,
+    size,
     read: async (dst) => {
       let n = 0;
       while (n < dst.length) {

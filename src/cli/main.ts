@@ -12,6 +12,7 @@ import { pplSpec, runPpl } from './cmd-ppl.js';
 import { runRun, runSpec } from './cmd-run.js';
 import { runTokenize, tokenizeSpec } from './cmd-tokenize.js';
 import { exitQuietlyOnClosedOutput } from './common.js';
+import { runWeb, webSpec } from './cmd-web.js';
 
 type Command = { spec: CommandSpec; run: (a: Parsed) => Promise<void> | void };
 
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   bench: { spec: benchSpec, run: runBench },
   convert: { spec: convertSpec, run: runConvert },
   info: { spec: infoSpec, run: runInfo },
+  web: { spec: webSpec, run: runWeb },
 };
 
 function mainUsage(): string {

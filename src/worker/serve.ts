@@ -1,0 +1,148 @@
+// The worker half of loadModelInWorker: one Model in this Web Worker, driven by the requests of
+// src/worker/protocol.ts. The page's main thread never runs the engine, so a long prompt or load
+// cannot freeze it; the worker's own main thread may block in Atomics.wait, which the thread pool
+// uses (a page's main thread may not).
+//
+// Abort: a generation yields a macrotask after every piece it posts (the generator itself yields
+// only every ~8 ms, several tokens of a small model), so an abort message is seen before the next
+// token is sampled and the stream ends with stopReason 'abort'. The page stamps the abort with the
+// time it was sent; the result counts the tokens made after that (0 or 1).
+
+import type { ChatSession } from '../chat.js';
+import { yieldToEventLoop } from '../batcher.js';
+import type { GenerationStream } from '../generate.js';
+import { Fairy2iError } from '../errors.js';
+import type { Model } from '../model.js';
+import { loadModel } from '../browser.js';
+import { wallClock, type GenerateDone, type ModelFacts, type PostedError, type Reply, type Request } from './protocol.js';
+
+interface Scope {
+  onmessage: ((e: MessageEvent<Request>) => void) | null;
+  postMessage(m: Reply): void;
+}
+
+export function serveModel(scope: Scope = self as unknown as Scope): void {
+  let model: Model | null = null;
+  let loading = false;
+  const sessions = new Map<number, ChatSession>();
+  /** Running requests that an abort message can stop. */
+  const running = new Map<number, Run>();
+  const post = (m: Reply) => scope.postMessage(m);
+
+  const need = (): Model => {
+    if (!model) throw new Fairy2iError('state', 'no model is loaded in this worker');
+    return model;
+  };
+  const session = (id: number): ChatSession => {
+    const s = sessions.get(id);
+    if (!s) throw new Fairy2iError('state', `chat session ${id} does not exist in the worker`);
+    return s;
+  };
+
+  const stream = async (id: number, s: GenerationStream, run: Run): Promise<GenerateDone> => {
+    for await (const piece of s) {
+      post({ id, piece });
+      run.pieces.push([wallClock(), piece.tokens.length]);
+      if (run.pieces.length > 256) run.pieces.shift();
+      await yieldToEventLoop();
+    }
+    const result = await s.result;
+    const sent = run.abortSentAt;
+    return { result, tokensAfterAbort: sent === null ? null : run.pieces.reduce((n, [t, k]) => n + (t > sent ? k : 0), 0) };
+  };
+
+  const handle = async (m: Request): Promise<unknown> => {
+    switch (m.op) {
+      case 'load': {
+        if (model || loading) throw new Fairy2iError('state', 'this worker already holds a model; dispose of it and start another');
+        loading = true;
+        const run = newRun();
+        running.set(m.id, run);
+        try {
+          model = await loadModel(m.source, {
+            ...m.opts,
+            signal: run.ctrl.signal,
+            onProgress: (progress) => post({ id: m.id, progress }),
+            onNotice: (notice) => post({ id: m.id, notice }),
+          });
+        } finally {
+          loading = false;
+        }
+        return facts(model);
+      }
+      case 'generate': {
+        const md = need();
+        const run = newRun();
+        running.set(m.id, run);
+        return stream(m.id, md.generate(m.prompt, { ...m.opts, signal: run.ctrl.signal }), run);
+      }
+      case 'chat-open':
+        sessions.set(m.session, need().chat(m.opts));
+        return null;
+      case 'chat-send': {
+        const s = session(m.session);
+        const run = newRun();
+        running.set(m.id, run);
+        return stream(m.id, s.send(m.content, { ...m.opts, signal: run.ctrl.signal }), run);
+      }
+      case 'chat-system':
+        session(m.session).setSystem(m.text);
+        return null;
+      case 'chat-reset':
+        session(m.session).reset();
+        return null;
+      case 'chat-messages':
+        return session(m.session).messages;
+      case 'tokenize':
+        return need().tokenize(m.text, { addBos: m.addBos });
+      case 'detokenize':
+        return need().detokenize(m.ids);
+      case 'abort': {
+        const r = running.get(m.target);
+        if (r && r.abortSentAt === null) { r.abortSentAt = m.sentAt; r.ctrl.abort(); }
+        return null;
+      }
+    }
+  };
+
+  scope.onmessage = (e) => {
+    const m = e.data;
+    handle(m).then(
+      (ok) => post({ id: m.id, ok }),
+      (err) => post({ id: m.id, error: toPosted(err) }),
+    ).finally(() => running.delete(m.id));
+  };
+}
+
+/**
+ * A running request: its abort, and when its last pieces were posted (wall-clock ms), so the tokens
+ * made after the page sent Stop can be counted, whatever the message took to arrive.
+ */
+interface Run {
+  ctrl: AbortController;
+  pieces: [number, number][];
+  abortSentAt: number | null;
+}
+
+function newRun(): Run {
+  return { ctrl: new AbortController(), pieces: [], abortSentAt: null };
+}
+
+function facts(m: Model): ModelFacts {
+  return {
+    config: { ...m.config },
+    contextLength: m.contextLength,
+    kvType: m.kvType,
+    memoryBytes: { ...m.memoryBytes },
+    threads: m.threads,
+    maxBatch: m.maxBatch,
+    precision: m.precision,
+    hasTokenizer: m.tokenizer !== null,
+    crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
+  };
+}
+
+function toPosted(e: unknown): PostedError {
+  if (e instanceof Error) return { name: e.name, message: e.message, code: (e as Fairy2iError).code };
+  return { name: 'Error', message: String(e) };
+}
