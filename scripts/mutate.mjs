@@ -40,7 +40,7 @@ for (const name of names.length ? names : Object.keys(TARGETS)) {
     coverageAnalysis: 'off',
     // a mutant that hangs the suite counts as killed (Timeout) after this much beyond the dry run
     timeoutMS: 20_000,
-    reporters: ['clear-text', 'json', 'html'],
+    reporters: ['clear-text', 'json', 'html', 'progress-append-only'],
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
     jsonReporter: { fileName: `reports/mutation/${name}.json` },
     htmlReporter: { fileName: `reports/mutation/${name}.html` },

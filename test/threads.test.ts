@@ -3,8 +3,8 @@
 // threads equal those of 1 thread exactly. The tiny test models are below the size at which layers
 // are worth splitting, so threadTuning.minChunkWork is 0 here: every linear and attention call is
 // split into chunks of 8 (codes) or 16 (float) rows and 1 head.
-// Batched prefill (forward_batch, matrix × matrix) is compared with token-by-token decode within
-// float tolerance (the code linears are the same sums; the float matmuls add in another order).
+// Batched prefill (forward_batch, matrix × matrix) gives the same bits as token-by-token decode:
+// the code linears are the same sums, and the float matmuls sum each row in matvec's order.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -122,6 +122,7 @@ batch.after(restore);
 function compare(what: string, got: Float32Array, want: Float32Array, V: number) {
   const { problems } = compareLogits(what, got, want, V, MAX_REL_BATCH_ERR);
   assert.equal(problems.slice(0, 5), [], `${problems.length} positions fail`);
+  assert.ok(sameBits(got, want), `${what}: not the same bits`);
 }
 for (const [name, file] of Object.entries(MODELS)) {
   batch(`${name}: evaluate (batches of 64, 64 and the rest) and prefill from a cached prefix vs step`, async () => {
