@@ -23,7 +23,8 @@ export interface ChatOptions {
   format?: ChatFormat;
 }
 
-const PLAIN_STOPS = ['\nUser:', '\nuser:'];
+/** Stops a plain-transcript reply where the model starts writing the user's next turn. */
+export const PLAIN_STOPS = ['\nUser:', '\nuser:'];
 
 export function chooseFormat(model: Model, tokenizer: Tokenizer): ChatFormat {
   if (tokenizer.vocab.chatTemplate) return 'template';

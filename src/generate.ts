@@ -25,6 +25,11 @@ export interface GenerateOptions extends SamplingOptions {
   keepTokens?: number;
   /** Add BOS before a text prompt (default: as the model file says). */
   addBos?: boolean;
+  /**
+   * Called with each kept token and the logits it was drawn from, before penalties (for logprobs;
+   * the array is reused, read it during the call). Not called for the EOS that ends generation.
+   */
+  onSample?: (token: number, logits: Float32Array) => void;
 }
 
 export type StopReason = 'stop' | 'length' | 'abort';
@@ -45,7 +50,7 @@ export interface GenerateResult {
   seed: number;
 }
 
-const KNOWN = new Set(['maxTokens', 'stop', 'stopAtEos', 'signal', 'onContextFull', 'keepTokens', 'addBos', ...Object.keys(SAMPLING_DEFAULTS), 'seed']);
+const KNOWN = new Set(['maxTokens', 'stop', 'stopAtEos', 'signal', 'onContextFull', 'keepTokens', 'addBos', 'onSample', ...Object.keys(SAMPLING_DEFAULTS), 'seed']);
 
 export function checkGenerateOptions(o: GenerateOptions): void {
   if (typeof o !== 'object' || o === null) throw new OptionError('options', 'must be an object');
@@ -55,6 +60,7 @@ export function checkGenerateOptions(o: GenerateOptions): void {
   if (o.stop !== undefined && (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string' || s === ''))) throw new OptionError('stop', 'must be an array of non-empty strings');
   if (o.onContextFull !== undefined && o.onContextFull !== 'stop' && o.onContextFull !== 'shift') throw new OptionError('onContextFull', `must be 'stop' or 'shift', got ${JSON.stringify(o.onContextFull)}`);
   if (o.keepTokens !== undefined && (!Number.isInteger(o.keepTokens) || o.keepTokens < 0)) throw new OptionError('keepTokens', `must be an integer >= 0, got ${o.keepTokens}`);
+  if (o.onSample !== undefined && typeof o.onSample !== 'function') throw new OptionError('onSample', 'must be a function');
 }
 
 /** The token ids of the KV cache, per model (the cache itself lives in wasm memory). */
@@ -183,8 +189,10 @@ export function generateTokens(model: Model, tokenizer: Tokenizer | null, prompt
         // runs microtasks. Every ~8 ms keeps the cost negligible at high token rates.
         if (now() - lastYield > 8) { await yieldToEventLoop(); lastYield = now(); }
         if (opts.signal?.aborted) { stopReason = 'abort'; break; }
+        const raw = opts.onSample ? logits.slice() : null; // sample() applies penalties in place
         const tok = sampler.sample(logits, seq);
         if (tok === eos && opts.stopAtEos !== false) { stopReason = 'stop'; break; }
+        if (raw) opts.onSample!(tok, raw);
         generated.push(tok);
         seq.push(tok);
         heldTokens.push(tok);

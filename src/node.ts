@@ -12,6 +12,8 @@ export { Model } from './model.js';
 export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
+export { createHandler } from './server/handler.js';
+export type { HandlerOptions, RequestLogEntry, ServeHandler } from './server/handler.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
 export { threadTuning as _threadTuning } from './threads.js';
 

@@ -10,6 +10,7 @@ import { chatSpec, runChat } from './cmd-chat.js';
 import { infoSpec, runInfo } from './cmd-info.js';
 import { pplSpec, runPpl } from './cmd-ppl.js';
 import { runRun, runSpec } from './cmd-run.js';
+import { runServe, serveSpec } from './cmd-serve.js';
 import { runTokenize, tokenizeSpec } from './cmd-tokenize.js';
 
 type Command = { spec: CommandSpec; run: (a: Parsed) => Promise<void> | void };
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   tokenize: { spec: tokenizeSpec, run: runTokenize },
   ppl: { spec: pplSpec, run: runPpl },
   bench: { spec: benchSpec, run: runBench },
+  serve: { spec: serveSpec, run: runServe },
   convert: { spec: convertSpec, run: runConvert },
   info: { spec: infoSpec, run: runInfo },
 };
