@@ -155,7 +155,7 @@ test('logprobs: chat content[] with top_logprobs, completions arrays; consistent
 
 test('abort mid-stream: the client stops, generation stops early, the sequence is free again', async () => {
   const ac = new AbortController();
-  const stream = await client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'Tell a very long story.' }], max_tokens: 200, stream: true, stop: [], temperature: 1, top_k: 0, min_p: 0, top_p: 1 } as any, { signal: ac.signal });
+  const stream = await client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'Tell a very long story.' }], max_tokens: 200, stream: true, ignore_eos: true } as any, { signal: ac.signal });
   let pieces = 0;
   // This client version ends the iteration quietly on abort (older ones threw APIUserAbortError).
   try {

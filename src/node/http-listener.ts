@@ -72,8 +72,7 @@ async function serve(handler: (request: Request) => Promise<Response>, req: Inco
   if (res.destroyed) { await response.body?.cancel().catch(() => {}); return; }
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => { headers[k] = v; });
-  // A body the handler did not read (413, 401) is not drained: close the connection after the reply.
-  if (!req.complete) headers.connection = 'close';
+  if (!req.complete) lingerThenClose(req, res);
   res.writeHead(response.status, headers);
   if (!response.body) { res.end(); return; }
   const reader = response.body.getReader();
@@ -92,6 +91,21 @@ async function serve(handler: (request: Request) => Promise<Response>, req: Inco
   } finally {
     res.off('close', cancel);
   }
+}
+
+/**
+ * A body the handler did not read (413, 401): after the reply, the rest is read and discarded for
+ * up to LINGER_MS, then the connection is cut. Closing at once, with unread bytes in the socket,
+ * would send a TCP reset that can destroy the reply before the client has read it.
+ */
+const LINGER_MS = 2000;
+function lingerThenClose(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    req.removeAllListeners('data');
+    req.resume();
+    const t = setTimeout(() => req.socket.destroy(), LINGER_MS);
+    req.socket.once('close', () => clearTimeout(t));
+  });
 }
 
 function toRequest(req: IncomingMessage, host: string, signal: AbortSignal): Request {

@@ -21,7 +21,13 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
   const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      throw new ApiError(400, `the request body could not be read (${(e as Error).message})`, 'invalid_request_error', null, 'body_unreadable');
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {

@@ -56,6 +56,7 @@ async function startRun(ctx: RouteContext, prompt: number[], p: GenerationParams
       ...p.sampling,
       maxTokens: Math.min(p.maxTokens ?? room, room),
       stop: [...p.stop, ...extraStop],
+      stopAtEos: !p.ignoreEos,
       signal: ac.signal,
       onSample: top === null ? undefined : (id, logits) => lps.push(tokenLogprob(logits, id, top)),
     });

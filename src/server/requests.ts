@@ -18,6 +18,8 @@ export interface GenerationParams {
   sampling: SamplingOptions;
   /** Alternatives per token to report (0: only the chosen token's); null: no logprobs. */
   logprobs: number | null;
+  /** llama.cpp's ignore_eos: generate past the end-of-sequence token. */
+  ignoreEos: boolean;
 }
 
 export interface ChatRequest extends GenerationParams {
@@ -52,7 +54,7 @@ const IGNORED = ['model', 'user', 'metadata', 'store', 'service_tier'];
 /** Known OpenAI features this server does not have: refused by name rather than ignored. */
 const UNSUPPORTED = ['tools', 'tool_choice', 'functions', 'function_call', 'parallel_tool_calls', 'audio', 'modalities', 'prediction', 'web_search_options', 'reasoning_effort', 'suffix'];
 
-const COMMON = ['stream', 'stream_options', 'max_tokens', 'stop', 'n', 'logit_bias', ...Object.keys(SAMPLING), ...IGNORED];
+const COMMON = ['stream', 'stream_options', 'max_tokens', 'stop', 'n', 'logit_bias', 'ignore_eos', ...Object.keys(SAMPLING), ...IGNORED];
 const CHAT_FIELDS = new Set([...COMMON, 'messages', 'max_completion_tokens', 'logprobs', 'top_logprobs', 'response_format']);
 const COMPLETION_FIELDS = new Set([...COMMON, 'prompt', 'echo', 'logprobs', 'best_of']);
 
@@ -118,7 +120,7 @@ function parseCommon(body: Body): GenerationParams {
     if (name === 'model' || name === 'user') { if (given(v) && typeof v !== 'string') throw badField(name, `must be a string, got ${describe(v)}`, 'invalid_type'); }
     else if (name === 'metadata' && given(v) && (typeof v !== 'object' || Array.isArray(v))) throw badField(name, `must be an object, got ${describe(v)}`, 'invalid_type');
   }
-  return { stream, includeUsage, maxTokens: num(body, 'max_tokens', { kind: 'int', min: 0 }), stop: parseStop(body.stop), sampling, logprobs: null };
+  return { stream, includeUsage, maxTokens: num(body, 'max_tokens', { kind: 'int', min: 0 }), stop: parseStop(body.stop), sampling, logprobs: null, ignoreEos: bool(body, 'ignore_eos') ?? false };
 }
 
 function parseStop(v: unknown): string[] {
