@@ -2,13 +2,14 @@
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Model } from './model.js';
+import { checkLoadOptions, Model } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import { nodeThreads } from './node/threads.js';
 import type { LoadOptions, ModelSource } from './types.js';
 
 export { Model } from './model.js';
+export { Sequence } from './sequence.js';
 export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
@@ -34,6 +35,7 @@ export async function toSource(source: ModelSource, signal?: AbortSignal): Promi
 
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  checkLoadOptions(opts);
   return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, nodeThreads);
 }
 

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { Fairy2iError } from '../errors.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { samplingFlags, samplingFromFlags } from './cmd-run.js';
 import { modelFlags, openModel } from './common.js';
@@ -20,7 +21,7 @@ export const chatSpec: CommandSpec = {
 export async function runChat(a: Parsed): Promise<void> {
   const f = a.flags;
   const model = await openModel(f);
-  const session = model.chat({ system: f.system as string | undefined });
+  const session = model.chat({ system: f.system as string | undefined, onNotice: (m) => process.stderr.write(`${m}\n`) });
   const tty = !!process.stdin.isTTY;
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
   const out = process.stdout;
@@ -39,10 +40,23 @@ export async function runChat(a: Parsed): Promise<void> {
     if (!line) continue;
     if (line === '/exit' || line === '/quit') break;
     if (line === '/reset') { session.reset(); out.write('(conversation cleared)\n'); continue; }
-    if (line.startsWith('/system')) { session.setSystem(line.slice(7).trim()); out.write('(system prompt set)\n'); continue; }
+    // A system prompt or a message that cannot fit is said in one line; the conversation goes on.
+    if (line.startsWith('/system')) {
+      try { session.setSystem(line.slice(7).trim()); out.write('(system prompt set)\n'); } catch (e) { if (!(e instanceof Fairy2iError)) throw e; process.stderr.write(`fairy2i-wasm: ${e.message}\n`); }
+      continue;
+    }
     current = new AbortController();
-    // A long chat keeps going past the context: the oldest turns are dropped, the system prompt kept.
-    const stream = session.send(line, { ...samplingFromFlags(f), maxTokens: f['max-tokens'] as number, signal: current.signal, onContextFull: 'shift' });
+    // A long chat keeps going past the context: the oldest turns are dropped (ChatSession says so
+    // once), the system prompt kept; a reply that fills the context shifts it.
+    let stream;
+    try {
+      stream = session.send(line, { ...samplingFromFlags(f), maxTokens: f['max-tokens'] as number, signal: current.signal, onContextFull: 'shift' });
+    } catch (e) {
+      if (!(e instanceof Fairy2iError)) throw e;
+      process.stderr.write(`fairy2i-wasm: ${e.message}\n`);
+      current = null;
+      continue;
+    }
     for await (const piece of stream) out.write(piece.text);
     const r = await stream.result;
     current = null;
