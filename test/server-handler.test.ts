@@ -14,7 +14,7 @@ import { MODEL } from './serve-process.ts';
 
 const test = suite('server: createHandler in-process');
 let model: Model;
-test.before(async () => { model = await loadModel(MODEL, { threads: 1 }); });
+test.before(async () => { model = await loadModel(MODEL, { threads: 1, sequences: 4 }); });
 test.after(() => model?.dispose());
 
 const req = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -26,7 +26,7 @@ async function drain(r: Response): Promise<string> {
 
 test('/health says loading until the model promise resolves, and other routes answer 503', async () => {
   let resolve!: (m: Model) => void;
-  const h = createHandler(new Promise<Model>((r) => (resolve = r)));
+  const h = createHandler(new Promise<Model>((r) => (resolve = r)), { parallel: 1 });
   let r = await h(req('/health'));
   assert.is(r.status, 503);
   assert.is((await r.json()).status, 'loading');
@@ -38,10 +38,11 @@ test('/health says loading until the model promise resolves, and other routes an
   r = await h(req('/health'));
   assert.is(r.status, 200);
   assert.equal(await r.json(), { status: 'ok', model: 'hf-qat-w2', sequences: 1, free_sequences: 1, queued: 0, queue_limit: 64 });
+  await h.close();
 });
 
 test('a full queue answers 503 with Retry-After; every admitted request is answered in full', async () => {
-  const h = createHandler(model, { queue: 2 });
+  const h = createHandler(model, { parallel: 1, queue: 2 });
   const body = { prompt: 'And it came to pass', max_tokens: 24, ignore_eos: true, temperature: 0 };
   const first = await h(req('/v1/completions', { ...body, stream: true })); // holds the one sequence while unread
   const waiting = [h(req('/v1/completions', body)), h(req('/v1/completions', body))];
@@ -58,10 +59,11 @@ test('a full queue answers 503 with Retry-After; every admitted request is answe
   for (const t of texts) assert.is(t.usage.completion_tokens, 24);
   assert.is(texts[0].choices[0].text, texts[1].choices[0].text);
   assert.is((await (await h(req('/health'))).json()).queued, 0);
+  await h.close();
 });
 
 test('a request whose client goes away while queued leaves the queue', async () => {
-  const h = createHandler(model);
+  const h = createHandler(model, { parallel: 1 });
   const first = await h(req('/v1/completions', { prompt: 'Amen', max_tokens: 8, stream: true }));
   const ac = new AbortController();
   const queued = h(new Request('http://local/v1/completions', { method: 'POST', body: JSON.stringify({ prompt: 'x' }), signal: ac.signal }));
@@ -71,6 +73,7 @@ test('a request whose client goes away while queued leaves the queue', async () 
   assert.is((await queued).status, 499);
   assert.is((await (await h(req('/health'))).json()).queued, 0);
   await drain(first);
+  await h.close();
 });
 
 test('close(): a running stream ends with its last chunk and [DONE]; new requests get 503', async () => {
@@ -86,6 +89,7 @@ test('close(): a running stream ends with its last chunk and [DONE]; new request
   assert.match(text, /"finish_reason":"length"/);
   assert.ok(text.split('data: ').length < 100, 'the stream was not stopped');
   assert.is((await h(req('/v1/models'))).status, 503);
+  assert.not.throws(() => model.sequence().release(), 'close() did not give the sequences back');
 });
 
 test('CORS: preflight 204 and the origin on every reply; none without --cors', async () => {
@@ -98,9 +102,11 @@ test('CORS: preflight 204 and the origin on every reply; none without --cors', a
   assert.is(r.headers.get('access-control-allow-origin'), 'https://app.example');
   const e = await h(req('/nowhere'));
   assert.is(e.headers.get('access-control-allow-origin'), 'https://app.example');
+  await h.close();
   const plain = createHandler(model);
   assert.is((await plain(req('/v1/models'))).headers.get('access-control-allow-origin'), null);
   assert.is((await plain(new Request('http://local/v1/models', { method: 'OPTIONS' }))).status, 405);
+  await plain.close();
 });
 
 test('/tokenize and /detokenize round-trip, with pieces and BOS on request', async () => {
@@ -113,6 +119,7 @@ test('/tokenize and /detokenize round-trip, with pieces and BOS on request', asy
   assert.is(withBos.tokens.slice(1).map((p: any) => p.piece).join(''), ' In the beginning');
   const d = await (await h(req('/detokenize', { tokens: t.tokens }))).json();
   assert.is(d.content, 'In the beginning');
+  await h.close();
 });
 
 test('the key check accepts only the exact key, as a Bearer token', async () => {

@@ -21,7 +21,7 @@ test.before(async () => {
 test.after(async () => { await srv?.stop(); });
 
 test('the start line names the URL, the model and the limits', () => {
-  assert.match(srv.lines[0], /listening on http:\/\/127\.0\.0\.1:\d+\/ — model models\/default\.gguf \(hf-qat-w2\), context 256, 1 sequence, queue 64, .*API key required/);
+  assert.match(srv.lines[0], /listening on http:\/\/127\.0\.0\.1:\d+\/ — model models\/default\.gguf \(hf-qat-w2\), context 256, 4 sequences, queue 64, .*API key required/);
 });
 
 test('models.list names the served model', async () => {
@@ -42,7 +42,7 @@ test('chat, not streamed: greedy reply equals the library generating on the same
   // The same prompt through the library: chat formatting, then greedy generation.
   const model = await loadModel(MODEL, { threads: 1 });
   const tok = model.tokenizer!;
-  const prompt = encodeWithControls(tok, renderChat(chooseFormat(model, tok), messages, tok));
+  const prompt = encodeWithControls(tok, renderChat(chooseFormat(model.config.name, tok), messages, tok));
   const want = await model.complete(prompt, { maxTokens: 24, temperature: 0, stop: ['\nUser:', '\nuser:'] });
   model.dispose();
   assert.ok(want.text.length > 0, 'the library generated nothing');
@@ -164,14 +164,14 @@ test('abort mid-stream: the client stops, generation stops early, the sequence i
       if (pieces === 3) ac.abort();
     }
   } catch (e) { assert.is((e as Error).name, 'APIUserAbortError', String(e)); }
-  assert.is(pieces, 3);
+  assert.ok(pieces >= 3 && pieces < 20, `${pieces} pieces`); // a few may have been on their way
   const before = srv.lines.length;
   await until(() => srv.lines.slice(before - 1).some((l) => /POST \/v1\/chat\/completions 200 \d+ tokens/.test(l)), 5000, 'the log line of the aborted stream');
   const line = srv.lines.slice(before - 1).find((l) => /POST \/v1\/chat\/completions 200/.test(l))!;
   const tokens = Number(/200 (\d+) tokens/.exec(line)![1]);
   assert.ok(tokens < 200, `generation ran on after the abort: ${line}`);
   const h = await health(srv.url);
-  assert.is(h.free_sequences, 1);
+  assert.is(h.free_sequences, h.sequences);
   const after = await client.completions.create({ model: 'default', prompt: 'Amen', max_tokens: 3 });
   assert.is(after.usage!.completion_tokens, 3);
 });

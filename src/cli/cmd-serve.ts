@@ -19,7 +19,7 @@ export const serveSpec: CommandSpec = {
     ...modelFlags,
     host: { type: 'string', default: '127.0.0.1', arg: 'addr', help: 'address to listen on (0.0.0.0 exposes the server to the network)' },
     port: { type: 'int', min: 0, max: 65535, default: 8080, help: 'port to listen on (0: any free port)' },
-    parallel: { type: 'int', alias: 'np', min: 1, max: 256, default: 1, arg: 'n', help: 'sequences generating at the same time' },
+    parallel: { type: 'int', alias: 'np', min: 1, max: 64, default: 4, arg: 'n', help: 'sequences generating at the same time (their decode steps batched into one pass)' },
     queue: { type: 'int', min: 0, default: 64, arg: 'n', help: 'requests that may wait for a sequence (more get 503)' },
     'api-key': { type: 'string', arg: 'key', help: 'require "Authorization: Bearer KEY" (default: env FAIRY2I_API_KEY, else none)' },
     cors: { type: 'string', arg: 'origin', help: "send CORS headers allowing this origin ('*' for any)" },
@@ -35,7 +35,7 @@ export async function runServe(a: Parsed): Promise<void> {
   const apiKey = (f['api-key'] as string | undefined) ?? process.env.FAIRY2I_API_KEY;
   if (apiKey === '') throw new OptionError('--api-key', 'is empty');
   const path = (f.model as string | undefined) ?? 'default.gguf';
-  const loading = openModel(f, true);
+  const loading = openModel(f, true, { sequences: f.parallel as number });
   loading.catch(() => {}); // awaited below; the handler sees the failure too
   const handler = createHandler(loading, {
     apiKey, cors: f.cors as string | undefined, parallel: f.parallel as number, queue: f.queue as number,

@@ -3,16 +3,17 @@
 // evaluates only its new tokens —, generates on it, and releases it. Requests that find no free
 // sequence wait in a bounded FIFO queue; past its bound they are refused (the handler answers 503).
 //
-// Today's Model has one KV cache, so this runs one generation at a time: `parallel` > 1 only
-// reports that many sequences and the requests serialize on the one cache. The sequences issue
-// (model.sequence(), generate(..., { sequence })) replaces Lane's body; nothing else changes.
+// Each of the `parallel` sequences is one of the Model's KV caches (model.sequence()); generations
+// running on different sequences at the same time have their decode steps batched into one forward
+// pass by the Model, and a sequence's tokens do not depend on what else runs.
 
-import { AbortError, Fairy2iError } from '../errors.js';
-import { cachedTokens, type GenerateOptions, type GenerationStream } from '../generate.js';
+import { AbortError, Fairy2iError, OptionError } from '../errors.js';
+import type { GenerateOptions, GenerationStream } from '../generate.js';
 import type { Model } from '../model.js';
+import type { Sequence } from '../sequence.js';
 
 export interface EngineOptions {
-  /** Sequences generating at the same time. @default 1 */
+  /** Sequences generating at the same time (at most the model's sequenceCount). @default model.sequenceCount */
   parallel?: number;
   /** Requests that may wait for a sequence; more are refused. @default 64 */
   queue?: number;
@@ -37,12 +38,15 @@ export class QueueFullError extends Fairy2iError {
 /** One sequence of the model. */
 class Lane {
   busy = false;
-  constructor(private model: Model) {}
+  constructor(private model: Model, private sequence: Sequence) {}
   get tokens(): readonly number[] {
-    return cachedTokens(this.model);
+    return this.sequence.tokens;
   }
   generate(prompt: number[], opts: GenerateOptions): GenerationStream {
-    return this.model.generate(prompt, opts);
+    return this.model.generate(prompt, { ...opts, sequence: this.sequence });
+  }
+  release(): void {
+    this.sequence.release();
   }
 }
 
@@ -59,15 +63,18 @@ export class Engine {
   private waiting: Waiter[] = [];
 
   constructor(readonly model: Model, opts: EngineOptions = {}) {
-    this.parallel = opts.parallel ?? 1;
+    this.parallel = opts.parallel ?? model.sequenceCount;
     this.queueLimit = opts.queue ?? 64;
-    // One cache today (see the header): every lane would share it, so there is exactly one.
-    this.lanes = [new Lane(model)];
+    if (!Number.isInteger(this.parallel) || this.parallel < 1 || this.parallel > model.sequenceCount) {
+      throw new OptionError('parallel', `is ${this.parallel}, expected an integer from 1 to the model's ${model.sequenceCount} sequences (load it with { sequences: ${this.parallel} })`);
+    }
+    if (!Number.isInteger(this.queueLimit) || this.queueLimit < 0) throw new OptionError('queue', `is ${this.queueLimit}, expected an integer >= 0`);
+    this.lanes = Array.from({ length: this.parallel }, () => new Lane(model, model.sequence()));
   }
 
-  /** Sequences free right now (as the sequences would be counted once there are `parallel` of them). */
+  /** Sequences free right now. */
   get free(): number {
-    return this.lanes.every((l) => !l.busy) ? this.parallel : 0;
+    return this.lanes.filter((l) => !l.busy).length;
   }
 
   get queued(): number {
@@ -99,6 +106,11 @@ export class Engine {
   /** Refuses every waiting request with `error` (shutdown). */
   rejectWaiting(error: unknown): void {
     for (const w of this.waiting.splice(0)) w.reject(error);
+  }
+
+  /** Gives the sequences back to the model (after the last generation has ended). */
+  dispose(): void {
+    for (const l of this.lanes.splice(0)) l.release();
   }
 
   /** The free lane whose tokens share the longest prefix with `prompt`. */

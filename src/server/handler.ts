@@ -44,7 +44,8 @@ export interface ServeHandler {
   (request: Request): Promise<Response>;
   /**
    * Stops serving: new requests get 503, waiting ones are refused, running generations stop within
-   * a token (their streams end with a last chunk and [DONE]); resolves when every reply is over.
+   * a token (their streams end with a last chunk and [DONE]); resolves when every reply is over
+   * and the sequences are given back to the model.
    */
   close(): Promise<void>;
 }
@@ -144,6 +145,7 @@ export function createHandler(model: Model | Promise<Model>, opts: HandlerOption
       ready?.engine.rejectWaiting(unavailable('the server is shutting down'));
       for (const stop of inFlight.values()) stop.abort();
       await Promise.all([...inFlight.keys()]);
+      ready?.engine.dispose();
     },
   });
 }

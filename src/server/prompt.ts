@@ -16,7 +16,7 @@ export function requireTokenizer(model: Model, what: string): Tokenizer {
 /** The prompt of a chat request and the stop strings its format needs. */
 export function chatPrompt(model: Model, messages: ChatMessage[]): { tokens: number[]; stop: string[] } {
   const tok = requireTokenizer(model, 'chat');
-  const format = chooseFormat(model, tok);
+  const format = chooseFormat(model.config.name, tok);
   let text: string;
   try {
     text = renderChat(format, messages, tok);
