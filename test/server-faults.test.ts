@@ -5,6 +5,7 @@
 // client that vanishes mid-stream (generation stops, the sequence is freed), a flood of connections
 // that never send — and throughout, the server keeps answering others. Last, SIGINT mid-stream:
 // the stream ends with its last chunk and [DONE], and the process exits 0.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { suite } from 'uvu';
@@ -177,6 +178,12 @@ test('a client that vanishes mid-stream: generation stops, the sequence is freed
   const h = await health(srv.url);
   assert.is(h.free_sequences, h.sequences);
   assert.ok(await served());
+});
+
+test('a port in use is a one-line error and exit 1', () => {
+  const r = spawnSync(process.execPath, ['bin/fairy2i-wasm.js', 'serve', '--port', String(srv.port)], { encoding: 'utf8', timeout: 30_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.is(r.stderr.trim(), `fairy2i-wasm serve: cannot listen on 127.0.0.1:${srv.port}: the port is in use`);
 });
 
 test('SIGINT mid-stream: the stream ends with a last chunk and [DONE], the process exits 0', async () => {

@@ -8,6 +8,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Fairy2iError } from '../errors.js';
 
 export interface ListenOptions {
   host: string;
@@ -38,9 +39,13 @@ export function listen(handler: (request: Request) => Promise<Response>, opts: L
     connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeout / 4)),
   }, (req, res) => { void serve(handler, req, res, opts.host); });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
+      reject(new Fairy2iError('io', `cannot listen on ${opts.host}:${opts.port}: ${why}`));
+    };
+    server.once('error', failed);
     server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       const a = server.address() as AddressInfo;
       const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
       resolve({
