@@ -119,27 +119,11 @@ export async function chatCompletion(ctx: RouteContext, req: ChatRequest): Promi
       usage: usage(result),
     }, ctx.headers);
   }
-  const chunk = { ...head, object: 'chat.completion.chunk' };
-  const u = req.includeUsage ? { usage: null } : {};
-  return sseResponse((async function* () {
-    let tokens = 0;
-    try {
-      yield { ...chunk, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...u };
-      for (;;) {
-        const r = await run.pieces.next();
-        if (r.done) {
-          tokens = r.value.usage.completionTokens;
-          yield { ...chunk, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason(r.value) }], ...u };
-          if (req.includeUsage) yield { ...chunk, choices: [], usage: usage(r.value) };
-          return;
-        }
-        yield { ...chunk, choices: [{ index: 0, delta: { content: r.value.text }, logprobs: lp(r.value.logprobs), finish_reason: null }], ...u };
-      }
-    } finally {
-      await run.pieces.return(undefined as never);
-      ctx.done(tokens);
-    }
-  })(), run.abort, ctx.headers);
+  return streamed(ctx, run, req.includeUsage, { ...head, object: 'chat.completion.chunk' }, {
+    first: { delta: { role: 'assistant', content: '' }, logprobs: null },
+    piece: (p) => ({ delta: { content: p.text }, logprobs: lp(p.logprobs) }),
+    last: { delta: {}, logprobs: null },
+  });
 }
 
 export async function textCompletion(ctx: RouteContext, req: CompletionRequest): Promise<Response> {
@@ -157,24 +141,45 @@ export async function textCompletion(ctx: RouteContext, req: CompletionRequest):
       usage: usage(result),
     }, ctx.headers);
   }
-  const chunk = { ...head, object: 'text_completion' };
-  const u = req.includeUsage ? { usage: null } : {};
+  let offset = echo.length;
+  return streamed(ctx, run, req.includeUsage, { ...head, object: 'text_completion' }, {
+    first: echo ? { text: echo, logprobs: null } : null,
+    piece: (p) => {
+      const lp = req.logprobs === null ? null : completionLogprobs(tok, p.logprobs, offset);
+      offset += p.text.length;
+      return { text: p.text, logprobs: lp };
+    },
+    last: { text: '', logprobs: null },
+  });
+}
+
+/** The choice fields of a stream's chunks: an opening one (or none), one per piece, the closing one. */
+interface ChunkShapes {
+  first: object | null;
+  piece: (p: Piece) => object;
+  last: object;
+}
+
+/**
+ * A run as server-sent chunks: `head` fields in each, then the choice, finish_reason on the last;
+ * with include_usage, `usage: null` in each and a closing chunk with the usage and no choices.
+ */
+function streamed(ctx: RouteContext, run: Run, includeUsage: boolean, head: object, shapes: ChunkShapes): Response {
+  const u = includeUsage ? { usage: null } : {};
+  const chunk = (choice: object, finish: string | null = null) => ({ ...head, choices: [{ index: 0, ...choice, finish_reason: finish }], ...u });
   return sseResponse((async function* () {
     let tokens = 0;
-    let offset = echo.length;
     try {
-      if (echo) yield { ...chunk, choices: [{ index: 0, text: echo, logprobs: null, finish_reason: null }], ...u };
+      if (shapes.first) yield chunk(shapes.first);
       for (;;) {
         const r = await run.pieces.next();
         if (r.done) {
           tokens = r.value.usage.completionTokens;
-          yield { ...chunk, choices: [{ index: 0, text: '', logprobs: null, finish_reason: finishReason(r.value) }], ...u };
-          if (req.includeUsage) yield { ...chunk, choices: [], usage: usage(r.value) };
+          yield chunk(shapes.last, finishReason(r.value));
+          if (includeUsage) yield { ...head, choices: [], usage: usage(r.value) };
           return;
         }
-        const lp = req.logprobs === null ? null : completionLogprobs(tok, r.value.logprobs, offset);
-        offset += r.value.text.length;
-        yield { ...chunk, choices: [{ index: 0, text: r.value.text, logprobs: lp, finish_reason: null }], ...u };
+        yield chunk(shapes.piece(r.value));
       }
     } finally {
       await run.pieces.return(undefined as never);
