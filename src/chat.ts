@@ -29,7 +29,8 @@ export interface ChatOptions {
   onNotice?: (message: string) => void;
 }
 
-const PLAIN_STOPS = ['\nUser:', '\nuser:'];
+/** Stops a plain-transcript reply where the model starts writing the user's next turn. */
+export const PLAIN_STOPS = ['\nUser:', '\nuser:'];
 
 /** The default format for a model named `modelName` with this tokenizer. */
 export function chooseFormat(modelName: string, tokenizer: Tokenizer): ChatFormat {

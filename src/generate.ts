@@ -32,6 +32,11 @@ export interface GenerateOptions extends SamplingOptions {
    * prefix of the prompt (the default sequence first)
    */
   sequence?: Sequence;
+  /**
+   * Called with each kept token and the logits it was drawn from, before penalties (for logprobs;
+   * the array is reused, read it during the call). Not called for the EOS that ends generation.
+   */
+  onSample?: (token: number, logits: Float32Array) => void;
 }
 
 export type StopReason = 'stop' | 'length' | 'abort';
@@ -52,7 +57,7 @@ export interface GenerateResult {
   seed: number;
 }
 
-const KNOWN = new Set(['maxTokens', 'stop', 'stopAtEos', 'signal', 'onContextFull', 'keepTokens', 'addBos', 'sequence', ...Object.keys(SAMPLING_DEFAULTS), 'seed']);
+const KNOWN = new Set(['maxTokens', 'stop', 'stopAtEos', 'signal', 'onContextFull', 'keepTokens', 'addBos', 'sequence', 'onSample', ...Object.keys(SAMPLING_DEFAULTS), 'seed']);
 
 export function checkGenerateOptions(o: GenerateOptions): void {
   if (typeof o !== 'object' || o === null) throw new OptionError('options', 'must be an object');
@@ -62,6 +67,7 @@ export function checkGenerateOptions(o: GenerateOptions): void {
   if (o.stop !== undefined && (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string' || s === ''))) throw new OptionError('stop', 'must be an array of non-empty strings');
   if (o.onContextFull !== undefined && o.onContextFull !== 'stop' && o.onContextFull !== 'shift') throw new OptionError('onContextFull', `must be 'stop' or 'shift', got ${JSON.stringify(o.onContextFull)}`);
   if (o.keepTokens !== undefined && (!Number.isInteger(o.keepTokens) || o.keepTokens < 0)) throw new OptionError('keepTokens', `must be an integer >= 0, got ${o.keepTokens}`);
+  if (o.onSample !== undefined && typeof o.onSample !== 'function') throw new OptionError('onSample', 'must be a function');
 }
 
 export class GenerationStream implements AsyncIterable<GeneratePiece> {
@@ -163,8 +169,10 @@ export function generateTokens(runner: SequenceRunner, tokenizer: Tokenizer | nu
       // (a Ctrl-C key) and abort() run between tokens, and other sequences' steps join the pass.
       while (generated.length < maxTokens) {
         if (opts.signal?.aborted) { stopReason = 'abort'; break; }
+        const raw = opts.onSample ? logits.slice() : null; // sample() applies penalties in place
         const tok = sampler.sample(logits, seq);
         if (tok === eos && opts.stopAtEos !== false) { stopReason = 'stop'; break; }
+        if (raw) opts.onSample!(tok, raw);
         generated.push(tok);
         seq.push(tok);
         heldTokens.push(tok);

@@ -15,6 +15,7 @@ export { Sequence } from './sequence.js';
 export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
+export { createHandler } from './server/handler.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
 export { threadTuning as _threadTuning } from './threads.js';
 /** Internal, not part of the API (may change): the sampler's PRNG; the cross-runtime tests check its pinned outputs. */

@@ -15,6 +15,8 @@ export type { KvType } from './layout.js';
 export type { Sequence } from './sequence.js';
 export type { Fairy2iErrorCode } from './errors.js';
 export type { WasmInput } from './wasm.js';
+export type { HandlerOptions, RequestLogEntry, ServeHandler } from './server/handler.js';
+export type { EngineOptions } from './server/engine.js';
 
 /** What loadModel reads a model from: a path or URL (Node), a URL (browsers), bytes or a Response. */
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Response;

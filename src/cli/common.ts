@@ -5,7 +5,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { Fairy2iError } from '../errors.js';
 import type { Model, Precision } from '../model.js';
-import { defaultModelPath, loadModel } from '../node.js';
+import { defaultModelPath, loadModel, type LoadOptions } from '../node.js';
 import type { FlagSpec } from './args.js';
 
 export const modelFlags: Record<string, FlagSpec> = {
@@ -15,7 +15,7 @@ export const modelFlags: Record<string, FlagSpec> = {
   precision: { type: 'string', choices: ['fast', 'exact'], default: 'fast', arg: 'fast|exact', help: "quantized linears' tables: 'fast' ~14-bit, 'exact' ~20-bit (~1.4x slower)" },
 };
 
-export async function openModel(flags: Record<string, unknown>, quiet = false): Promise<Model> {
+export async function openModel(flags: Record<string, unknown>, quiet = false, load: LoadOptions = {}): Promise<Model> {
   const path = (flags.model as string | undefined) ?? defaultModelPath();
   if (!flags.model && !existsSync(path)) {
     throw new Fairy2iError('input', `no model given and the bundled model is missing (${path}); pass -m FILE (make one with 'fairy2i-wasm convert')`);
@@ -25,6 +25,7 @@ export async function openModel(flags: Record<string, unknown>, quiet = false): 
     contextLength: flags.ctx as number | undefined,
     threads: flags.threads as number | undefined,
     precision: flags.precision as Precision,
+    ...load,
     onProgress: tty ? ({ loaded, total }) => process.stderr.write(`\rloading ${path}: ${((100 * loaded) / total).toFixed(0)}%`) : undefined,
   });
   if (tty) process.stderr.write('\r\x1b[K');

@@ -10,6 +10,7 @@ import { chatSpec, runChat } from './cmd-chat.js';
 import { infoSpec, runInfo } from './cmd-info.js';
 import { pplSpec, runPpl } from './cmd-ppl.js';
 import { runRun, runSpec } from './cmd-run.js';
+import { runServe, serveSpec } from './cmd-serve.js';
 import { runTokenize, tokenizeSpec } from './cmd-tokenize.js';
 import { exitQuietlyOnClosedOutput } from './common.js';
 import { runWeb, webSpec } from './cmd-web.js';
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   tokenize: { spec: tokenizeSpec, run: runTokenize },
   ppl: { spec: pplSpec, run: runPpl },
   bench: { spec: benchSpec, run: runBench },
+  serve: { spec: serveSpec, run: runServe },
   convert: { spec: convertSpec, run: runConvert },
   info: { spec: infoSpec, run: runInfo },
   web: { spec: webSpec, run: runWeb },
