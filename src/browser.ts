@@ -1,7 +1,8 @@
 // The library entry for browsers and edge runtimes: the same API as src/node.ts, with models from a
 // URL, a Response or bytes (there are no file paths here).
 
-import { checkLoadOptions, Model } from './model.js';
+import { checkLoadOptions } from './load-options.js';
+import { Model } from './model.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import type { LoadOptions, ModelSource } from './types.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';

@@ -3,14 +3,16 @@
 // typed-array views are made fresh on each use because memory.grow replaces the buffer.
 
 import { AbortError, Fairy2iError, FormatError, OptionError } from './errors.js';
-import { isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
+import { checkLogits } from './finite-logits.js';
+import { checkStoredFloats, isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
 import { NeedMoreBytes } from './gguf.js';
 import { MAX_BATCH, planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
-import type { ByteSource } from './sources.js';
+import { describeValue, type ByteSource } from './sources.js';
 import { Batcher, type PassPart } from './batcher.js';
 import { ChatSession, type ChatOptions } from './chat.js';
 import { generateTokens, type GenerateOptions, type GenerateResult, type GenerationStream } from './generate.js';
 import { commonPrefix, Sequence, type Lease, type SequenceRunner } from './sequence.js';
+import { checkLoadOptions } from './load-options.js';
 import { Tokenizer } from './tokenizer.js';
 import { ThreadPool, threadTuning, type ThreadPlatform } from './threads.js';
 import { compileWasm, engineSizes, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
@@ -63,11 +65,6 @@ const CHUNK = 8 << 20;
 
 
 /** Load options must be an object (undefined: none); their names are checked against the known ones. */
-export function checkLoadOptions(opts: unknown): void {
-  if (opts === undefined) return;
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new OptionError('options', `must be an object, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
-}
-
 export class Model implements SequenceRunner {
   readonly config: ModelConfig;
   /** null for files converted without a tokenizer (they take token ids only). */
@@ -159,7 +156,7 @@ export class Model implements SequenceRunner {
       ex.set_kernel(TABLE_LEVELS[precision]);
       // Threads are chosen before the plan: each has scratch of its own.
       const cores = Math.max(1, Math.floor(platform?.cores() ?? 1));
-      const threads = opts.threads ?? (worthSplitting(header.config) ? cores : 1);
+      const threads = threadsFor(opts, cores, worthSplitting(header.config));
       const plan = planMemory(header, engineSizes(ex), { contextLength: ctx, kvCache: opts.kvCache, threads, sequences: opts.sequences }, src.name);
       const have = ex.memory.buffer.byteLength;
       if (plan.total > have) {
@@ -192,6 +189,7 @@ export class Model implements SequenceRunner {
       if (got < plan.fileSize) {
         throw new FormatError(src.name, 'tensor data', `file ends at byte ${got} but its tensors end at byte ${plan.fileSize} (truncated?)`);
       }
+      checkStoredFloats(header, dst, src.name);
       writeDescriptor(ex.memory.buffer, plan, header);
 
       // 4. Worker threads over the same memory.
@@ -367,12 +365,13 @@ export class Model implements SequenceRunner {
     ex.forward_batch(this.plan.desc, base, base + 4 * B, base + 8 * B, T, nOut ? logits : 0, base + 12 * B, nOut);
     this.stats.passes++;
     this.stats.tokens += T;
+    // Every sequence holds its tokens before any logits are checked, so an overflow error leaves them in step.
+    for (const p of parts) for (let i = 0; i < p.n; i++) p.seq.held.push(p.tokens[p.at + i]);
     let row = 0;
     return parts.map((p) => {
-      for (let i = 0; i < p.n; i++) p.seq.held.push(p.tokens[p.at + i]);
       if (p.logits === 'none') return null;
       const rows = p.logits === 'all' ? p.n : 1;
-      const r = new Float32Array(ex.memory.buffer, logits + 4 * row * V, rows * V).slice();
+      const r = checkLogits(new Float32Array(ex.memory.buffer, logits + 4 * row * V, rows * V).slice(), V, p.pos + p.n - rows, this.config.name);
       row += rows;
       return r;
     });
@@ -384,7 +383,7 @@ export class Model implements SequenceRunner {
   }
 
   private checkSpan(tokens: ArrayLike<number>, start: number): void {
-    if (!isTokenList(tokens)) throw new Fairy2iError('input', `tokens must be an array of token ids, got ${describe(tokens)}`);
+    if (!isTokenList(tokens)) throw new Fairy2iError('input', `tokens must be an array of token ids, got ${describeValue(tokens)}`);
     if (!Number.isInteger(start) || start < 0) throw new Fairy2iError('option', `start position ${start} must be an integer >= 0`);
     if (start + tokens.length > this.contextLength) throw new Fairy2iError('option', `${start + tokens.length} tokens exceed the context of ${this.contextLength}`);
     for (let t = 0; t < tokens.length; t++) this.checkToken(tokens[t]);
@@ -397,13 +396,13 @@ export class Model implements SequenceRunner {
 
   /** Token ids of `text`; BOS as the model file says unless `addBos` is given. */
   tokenize(text: string, opts: { addBos?: boolean } = {}): number[] {
-    if (typeof text !== 'string') throw new Fairy2iError('input', `tokenize: the text must be a string, got ${describe(text)}`);
+    if (typeof text !== 'string') throw new Fairy2iError('input', `tokenize: the text must be a string, got ${describeValue(text)}`);
     if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'must be an object');
     return this.requireTokenizer().encode(text, { addBos: opts.addBos, addEos: false });
   }
 
   detokenize(ids: ArrayLike<number>): string {
-    if (!isTokenList(ids)) throw new Fairy2iError('input', `detokenize: ids must be an array of token ids, got ${describe(ids)}`);
+    if (!isTokenList(ids)) throw new Fairy2iError('input', `detokenize: ids must be an array of token ids, got ${describeValue(ids)}`);
     return this.requireTokenizer().decode(ids);
   }
 
@@ -414,8 +413,8 @@ export class Model implements SequenceRunner {
    */
   generate(prompt: string | ArrayLike<number>, opts: GenerateOptions = {}): GenerationStream {
     this.exports();
-    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describe(opts)}`);
-    if (typeof prompt !== 'string' && !isTokenList(prompt)) throw new Fairy2iError('input', `the prompt must be a string or an array of token ids, got ${describe(prompt)}`);
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describeValue(opts)}`);
+    if (typeof prompt !== 'string' && !isTokenList(prompt)) throw new Fairy2iError('input', `the prompt must be a string or an array of token ids, got ${describeValue(prompt)}`);
     const ids = typeof prompt === 'string' ? this.promptTokens(prompt, opts.addBos) : Array.from(prompt);
     if (typeof prompt !== 'string') ids.forEach((t) => this.checkToken(t));
     if (opts.sequence !== undefined && this.own(opts.sequence).busy) throw this.busyError(opts.sequence);
@@ -433,7 +432,7 @@ export class Model implements SequenceRunner {
    */
   chat(opts: ChatOptions = {}): ChatSession {
     this.exports();
-    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describe(opts)}`);
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describeValue(opts)}`);
     if (opts.sequence !== undefined) this.own(opts.sequence);
     return new ChatSession(this, this.requireTokenizer(), this.config.name, opts);
   }
@@ -462,10 +461,17 @@ function isTokenList(x: unknown): x is ArrayLike<number> {
   return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView));
 }
 
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return 'an array';
-  return typeof x === 'string' ? 'a string' : typeof x;
+/**
+ * The threads to start: the default, or those asked for up to the cores available (times
+ * threadTuning.oversubscription), saying so when that is fewer. More threads than cores only take
+ * turns: --threads 256 on 2 cores took 1.8 GB of workers and 38 s to start.
+ */
+function threadsFor(opts: ModelLoadOptions, cores: number, worthIt: boolean): number {
+  if (opts.threads === undefined) return worthIt ? cores : 1;
+  const most = Math.max(1, Math.floor(cores * threadTuning.oversubscription));
+  if (opts.threads <= most) return opts.threads;
+  (opts.onNotice ?? console.warn)(`fairy2i-wasm: running on ${most} thread${most > 1 ? 's' : ''} instead of ${opts.threads}: ${cores} core${cores > 1 ? 's are' : ' is'} available`);
+  return most;
 }
 
 /** Whether some layer of the model is big enough to split between threads (see threadTuning). */

@@ -2,7 +2,9 @@
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { checkLoadOptions, Model } from './model.js';
+import { Fairy2iError } from './errors.js';
+import { checkLoadOptions } from './load-options.js';
+import { Model } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import { nodeThreads } from './node/threads.js';
@@ -27,10 +29,20 @@ export function wasmModule(): Promise<WebAssembly.Module> {
 
 export async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
   if (typeof source === 'string' && /^https?:\/\//.test(source)) return urlSource(source, signal);
-  if (source instanceof URL) return source.protocol === 'file:' ? fileSource(source.pathname) : urlSource(source, signal);
+  // A file: URL, as a string or a URL, is the file it names (decoded: %20 is a space).
+  if (typeof source === 'string' && /^file:/i.test(source)) return fileSource(filePathOf(source));
+  if (source instanceof URL) return source.protocol === 'file:' ? fileSource(filePathOf(source)) : urlSource(source, signal);
   if (typeof source === 'string') return fileSource(source);
   if (source instanceof Response) return responseSource(source);
   return bytesSource(source);
+}
+
+function filePathOf(url: string | URL): string {
+  try {
+    return fileURLToPath(url);
+  } catch (e) {
+    throw new Fairy2iError('input', `${String(url)}: not a file URL this system can open (${(e as Error).message})`);
+  }
 }
 
 /** Loads a Fairy2i model file into a new wasm instance. */

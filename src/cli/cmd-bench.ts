@@ -22,7 +22,7 @@ export const benchSpec: CommandSpec = {
   positionals: [],
   flags: {
     ...modelFlags,
-    shape: { type: 'string', choices: Object.keys(SHAPES), help: 'benchmark a synthetic model of this shape (random codes)' },
+    shape: { type: 'string', choices: Object.keys(SHAPES), conflicts: ['model'], help: 'benchmark a synthetic model of this shape (random codes)' },
     stages: { type: 'int', min: 1, max: 4, default: 2, help: 'stages of the synthetic model (2 = W2, 1 = W1)' },
     prompt: { type: 'int', min: 1, default: 512, help: 'prompt tokens for the prefill figure' },
     'decode-prompt': { type: 'int', min: 1, default: 128, help: 'prompt tokens before the decode figure' },

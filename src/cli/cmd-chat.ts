@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { Fairy2iError } from '../errors.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { samplingFlags, samplingFromFlags } from './cmd-run.js';
-import { modelFlags, openModel } from './common.js';
+import { boundedLines, modelFlags, openModel, promptByteLimit } from './common.js';
 
 export const chatSpec: CommandSpec = {
   name: 'chat',
@@ -11,7 +11,7 @@ export const chatSpec: CommandSpec = {
   positionals: [],
   flags: {
     ...modelFlags,
-    system: { type: 'string', arg: 'text', help: 'system prompt' },
+    system: { type: 'string', arg: 'text', allowEmpty: true, help: 'system prompt' },
     'max-tokens': { type: 'int', alias: 'n', min: 1, default: 256, help: 'most tokens per reply' },
     ...samplingFlags,
     verbose: { type: 'bool', alias: 'v', help: 'show tokens/s after each reply' },
@@ -23,21 +23,25 @@ export async function runChat(a: Parsed): Promise<void> {
   const model = await openModel(f);
   const session = model.chat({ system: f.system as string | undefined, onNotice: (m) => process.stderr.write(`${m}\n`) });
   const tty = !!process.stdin.isTTY;
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
+  // On a terminal, readline edits the line and turns Ctrl-C into 'SIGINT'; piped input is split into
+  // lines here, none longer than the context can hold (chat < /dev/zero must not fill the memory).
+  const rl = tty ? createInterface({ input: process.stdin, output: process.stdout, terminal: true }) : null;
   const out = process.stdout;
   let current: AbortController | null = null;
-  rl.on('SIGINT', () => {
+  rl?.on('SIGINT', () => {
     if (current) current.abort();
     else rl.close();
   });
   if (tty) out.write(`${model.config.name || 'model'} (${model.config.stages ? `Fairy2i V${model.config.stages}` : 'float'}, ${session.format} chat format). /reset, /system TEXT, /exit; Ctrl-C stops a reply.\n`);
-  const lines = rl[Symbol.asyncIterator]();
+  const lines = rl ? rl[Symbol.asyncIterator]() : boundedLines(process.stdin, model, 'a chat message on stdin');
+  const limit = promptByteLimit(model);
   for (;;) {
     if (tty) out.write('> ');
     const next = await lines.next();
     if (next.done) break; // end of input (lines already read are still answered)
     const line = next.value.trim();
     if (!line) continue;
+    if (Buffer.byteLength(line) > limit) { out.write(`(not sent: the message has more than ${limit} bytes, more than the context of ${model.contextLength} tokens can hold)\n`); continue; }
     if (line === '/exit' || line === '/quit') break;
     if (line === '/reset') { session.reset(); out.write('(conversation cleared)\n'); continue; }
     // A system prompt or a message that cannot fit is said in one line; the conversation goes on.
@@ -63,6 +67,6 @@ export async function runChat(a: Parsed): Promise<void> {
     out.write(r.stopReason === 'abort' ? ' [stopped]\n' : '\n');
     if (f.verbose) out.write(`[${r.usage.completionTokens} tokens, ${r.timings.generateTokensPerSecond.toFixed(1)} tok/s; prompt ${r.usage.evaluatedPromptTokens} new tokens at ${r.timings.promptTokensPerSecond.toFixed(1)} tok/s]\n`);
   }
-  rl.close();
+  rl?.close();
   model.dispose();
 }
