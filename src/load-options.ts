@@ -5,11 +5,13 @@
 import { OptionError } from './errors.js';
 
 /** ModelLoadOptions, plus the entries' LoadOptions.wasm (Model.load receives the caller's object whole). */
-const LOAD_OPTION_NAMES = ['contextLength', 'kvCache', 'threads', 'precision', 'onNotice', 'onProgress', 'signal', 'wasm'];
+const LOAD_OPTION_NAMES = ['contextLength', 'sequences', 'kvCache', 'threads', 'precision', 'onNotice', 'onProgress', 'signal', 'wasm'];
 const KV_CACHE = ['auto', 'f32', 'f16'];
 
-export function checkLoadOptions(opts: object): void {
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new OptionError('options', `must be an object of load options, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
+/** Load options must be an object (undefined: none) of the known names. */
+export function checkLoadOptions(opts: unknown): void {
+  if (opts === undefined) return;
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new OptionError('options', `must be an object, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
   const o = opts as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (!LOAD_OPTION_NAMES.includes(k)) throw new OptionError(k, `is not a load option (known: ${LOAD_OPTION_NAMES.join(', ')})`);

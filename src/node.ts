@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Fairy2iError } from './errors.js';
+import { checkLoadOptions } from './load-options.js';
 import { Model } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
@@ -10,6 +11,7 @@ import { nodeThreads } from './node/threads.js';
 import type { LoadOptions, ModelSource } from './types.js';
 
 export { Model } from './model.js';
+export { Sequence } from './sequence.js';
 export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
@@ -44,6 +46,7 @@ function filePathOf(url: string | URL): string {
 
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  checkLoadOptions(opts);
   return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, nodeThreads);
 }
 

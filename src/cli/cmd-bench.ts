@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { Fairy2iError } from '../errors.js';
 import type { ModelHeader } from '../format.js';
 import type { Precision } from '../model.js';
-import { ingest } from '../generate.js';
 import { loadModel, wasmModule } from '../node.js';
 import { readModelHeaderFromFile } from '../node/read-header.js';
 import { SHAPES, writeSyntheticModel, type ShapeName } from '../node/synthetic.js';
@@ -87,10 +86,10 @@ export async function runBench(a: Parsed): Promise<void> {
     const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + seed * 104729) % (V - 3)));
     // Untimed warm-up, as llama-bench does: the engine's first calls run before the runtime's
     // optimizing tier and touch fresh scratch (a 7B prompt's first batch is ~15 % slower).
-    ingest(model, ids(Math.min(16, promptLen), 3));
+    model.prefill(ids(Math.min(16, promptLen), 3), 0, false);
     // Prefill: a fresh window of promptLen tokens.
     let t0 = performance.now();
-    ingest(model, ids(promptLen, 1));
+    model.prefill(ids(promptLen, 1), 0, false);
     const prefill = promptLen / ((performance.now() - t0) / 1000);
     // Decode: after a decodePrompt-token prompt, nGen greedy tokens.
     const r = await model.complete(ids(decodePrompt, 2), { temperature: 0, maxTokens: nGen, stopAtEos: false });

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { Fairy2iError } from '../errors.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { samplingFlags, samplingFromFlags } from './cmd-run.js';
 import { boundedLines, modelFlags, openModel, promptByteLimit } from './common.js';
@@ -20,7 +21,7 @@ export const chatSpec: CommandSpec = {
 export async function runChat(a: Parsed): Promise<void> {
   const f = a.flags;
   const model = await openModel(f);
-  const session = model.chat({ system: f.system as string | undefined });
+  const session = model.chat({ system: f.system as string | undefined, onNotice: (m) => process.stderr.write(`${m}\n`) });
   const tty = !!process.stdin.isTTY;
   // On a terminal, readline edits the line and turns Ctrl-C into 'SIGINT'; piped input is split into
   // lines here, none longer than the context can hold (chat < /dev/zero must not fill the memory).
@@ -40,13 +41,26 @@ export async function runChat(a: Parsed): Promise<void> {
     if (next.done) break; // end of input (lines already read are still answered)
     const line = next.value.trim();
     if (!line) continue;
-    if (Buffer.byteLength(line) > limit) { out.write(`(not sent: the message has more than ${limit} bytes, more than the context of ${model.contextLength} tokens can hold)\n`); continue; }
+    if (Buffer.byteLength(line) > limit) { process.stderr.write(`fairy2i-wasm: the message has more than ${limit} bytes, more than the context of ${model.contextLength} tokens can hold (not sent)\n`); continue; }
     if (line === '/exit' || line === '/quit') break;
     if (line === '/reset') { session.reset(); out.write('(conversation cleared)\n'); continue; }
-    if (line.startsWith('/system')) { session.setSystem(line.slice(7).trim()); out.write('(system prompt set)\n'); continue; }
+    // A system prompt or a message that cannot fit is said in one line; the conversation goes on.
+    if (line.startsWith('/system')) {
+      try { session.setSystem(line.slice(7).trim()); out.write('(system prompt set)\n'); } catch (e) { if (!(e instanceof Fairy2iError)) throw e; process.stderr.write(`fairy2i-wasm: ${e.message}\n`); }
+      continue;
+    }
     current = new AbortController();
-    // A long chat keeps going past the context: the oldest turns are dropped, the system prompt kept.
-    const stream = session.send(line, { ...samplingFromFlags(f), maxTokens: f['max-tokens'] as number, signal: current.signal, onContextFull: 'shift' });
+    // A long chat keeps going past the context: the oldest turns are dropped (ChatSession says so
+    // once), the system prompt kept; a reply that fills the context shifts it.
+    let stream;
+    try {
+      stream = session.send(line, { ...samplingFromFlags(f), maxTokens: f['max-tokens'] as number, signal: current.signal, onContextFull: 'shift' });
+    } catch (e) {
+      if (!(e instanceof Fairy2iError)) throw e;
+      process.stderr.write(`fairy2i-wasm: ${e.message}\n`);
+      current = null;
+      continue;
+    }
     for await (const piece of stream) out.write(piece.text);
     const r = await stream.result;
     current = null;
