@@ -8,10 +8,9 @@ import { OptionError } from './errors.js';
 const LOAD_OPTION_NAMES = ['contextLength', 'sequences', 'kvCache', 'threads', 'precision', 'onNotice', 'onProgress', 'signal', 'wasm'];
 const KV_CACHE = ['auto', 'f32', 'f16'];
 
-/** Load options must be an object (undefined: none) of the known names. */
 export function checkLoadOptions(opts: unknown): void {
   if (opts === undefined) return;
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new OptionError('options', `must be an object, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new OptionError('options', `must be an object of load options, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
   const o = opts as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (!LOAD_OPTION_NAMES.includes(k)) throw new OptionError(k, `is not a load option (known: ${LOAD_OPTION_NAMES.join(', ')})`);

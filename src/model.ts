@@ -6,7 +6,7 @@ import { AbortError, Fairy2iError, FormatError, OptionError } from './errors.js'
 import { isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
 import { NeedMoreBytes } from './gguf.js';
 import { MAX_BATCH, planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
-import type { ByteSource } from './sources.js';
+import { describeValue, type ByteSource } from './sources.js';
 import { Batcher, type PassPart } from './batcher.js';
 import { ChatSession, type ChatOptions } from './chat.js';
 import { generateTokens, type GenerateOptions, type GenerateResult, type GenerationStream } from './generate.js';
@@ -63,6 +63,7 @@ const TABLE_LEVELS: Record<Precision, number> = { fast: 2, exact: 3 };
 const CHUNK = 8 << 20;
 
 
+/** Load options must be an object (undefined: none); their names are checked against the known ones. */
 export class Model implements SequenceRunner {
   readonly config: ModelConfig;
   /** null for files converted without a tokenizer (they take token ids only). */
@@ -379,7 +380,7 @@ export class Model implements SequenceRunner {
   }
 
   private checkSpan(tokens: ArrayLike<number>, start: number): void {
-    if (!isTokenList(tokens)) throw new Fairy2iError('input', `tokens must be an array of token ids, got ${describe(tokens)}`);
+    if (!isTokenList(tokens)) throw new Fairy2iError('input', `tokens must be an array of token ids, got ${describeValue(tokens)}`);
     if (!Number.isInteger(start) || start < 0) throw new Fairy2iError('option', `start position ${start} must be an integer >= 0`);
     if (start + tokens.length > this.contextLength) throw new Fairy2iError('option', `${start + tokens.length} tokens exceed the context of ${this.contextLength}`);
     for (let t = 0; t < tokens.length; t++) this.checkToken(tokens[t]);
@@ -392,13 +393,13 @@ export class Model implements SequenceRunner {
 
   /** Token ids of `text`; BOS as the model file says unless `addBos` is given. */
   tokenize(text: string, opts: { addBos?: boolean } = {}): number[] {
-    if (typeof text !== 'string') throw new Fairy2iError('input', `tokenize: the text must be a string, got ${describe(text)}`);
+    if (typeof text !== 'string') throw new Fairy2iError('input', `tokenize: the text must be a string, got ${describeValue(text)}`);
     if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'must be an object');
     return this.requireTokenizer().encode(text, { addBos: opts.addBos, addEos: false });
   }
 
   detokenize(ids: ArrayLike<number>): string {
-    if (!isTokenList(ids)) throw new Fairy2iError('input', `detokenize: ids must be an array of token ids, got ${describe(ids)}`);
+    if (!isTokenList(ids)) throw new Fairy2iError('input', `detokenize: ids must be an array of token ids, got ${describeValue(ids)}`);
     return this.requireTokenizer().decode(ids);
   }
 
@@ -409,8 +410,8 @@ export class Model implements SequenceRunner {
    */
   generate(prompt: string | ArrayLike<number>, opts: GenerateOptions = {}): GenerationStream {
     this.exports();
-    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describe(opts)}`);
-    if (typeof prompt !== 'string' && !isTokenList(prompt)) throw new Fairy2iError('input', `the prompt must be a string or an array of token ids, got ${describe(prompt)}`);
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describeValue(opts)}`);
+    if (typeof prompt !== 'string' && !isTokenList(prompt)) throw new Fairy2iError('input', `the prompt must be a string or an array of token ids, got ${describeValue(prompt)}`);
     const ids = typeof prompt === 'string' ? this.promptTokens(prompt, opts.addBos) : Array.from(prompt);
     if (typeof prompt !== 'string') ids.forEach((t) => this.checkToken(t));
     if (opts.sequence !== undefined && this.own(opts.sequence).busy) throw this.busyError(opts.sequence);
@@ -428,7 +429,7 @@ export class Model implements SequenceRunner {
    */
   chat(opts: ChatOptions = {}): ChatSession {
     this.exports();
-    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describe(opts)}`);
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describeValue(opts)}`);
     if (opts.sequence !== undefined) this.own(opts.sequence);
     return new ChatSession(this, this.requireTokenizer(), this.config.name, opts);
   }
@@ -455,12 +456,6 @@ export class Model implements SequenceRunner {
 
 function isTokenList(x: unknown): x is ArrayLike<number> {
   return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView));
-}
-
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return 'an array';
-  return typeof x === 'string' ? 'a string' : typeof x;
 }
 
 /**

@@ -235,10 +235,10 @@ args('a file: URL (string or URL, percent-encoded) is the file it names', async 
   }
 });
 
-args('a prompt that is neither text nor token ids is an input error, not "empty"', async () => {
+args('a prompt that is neither text nor token ids is an input error naming what it got, not "empty"', async () => {
   const m = await loadModel(bundled, { contextLength: 32 });
   try {
-    for (const [p, what] of [[42, 'number'], [null, 'null'], [{}, 'object']] as const) {
+    for (const [p, what] of [[42, 'a number'], [null, 'null'], [{}, 'a plain object']] as const) {
       assert.throws(() => m.generate(p as any), (e: Error) => e instanceof Fairy2iError && e.code === 'input' && e.message === `the prompt must be a string or an array of token ids, got ${what}`);
     }
     assert.is((await m.complete(new Int32Array([1]), { maxTokens: 1 })).tokens.length, 1);
