@@ -5,7 +5,7 @@
 // context loses its oldest turns (the system prompt stays). Runs on the SequenceRunner interface
 // (sequence.ts), not on the Model.
 
-import { Template } from '@huggingface/jinja';
+import { renderChatTemplate } from './chat-template.js';
 import { Fairy2iError, OptionError } from './errors.js';
 import { generateTokens, type Commit, type GenerateOptions, type GenerationStream } from './generate.js';
 import type { Sequence, SequenceRunner } from './sequence.js';
@@ -47,8 +47,7 @@ export function renderChat(format: ChatFormat, messages: ChatMessage[], tokenize
   const bos = tokenizer.bosId >= 0 ? tokenizer.piece(tokenizer.bosId) : '';
   const eos = tokenizer.eosId >= 0 ? tokenizer.piece(tokenizer.eosId) : '';
   if (format === 'template') {
-    const t = new Template(tokenizer.vocab.chatTemplate!);
-    return t.render({ messages, bos_token: bos, eos_token: eos, add_generation_prompt: true });
+    return renderChatTemplate(tokenizer.vocab.chatTemplate!, { messages, bos_token: bos, eos_token: eos, add_generation_prompt: true }, 'the model file');
   }
   if (format === 'llama2') {
     let sys = '';

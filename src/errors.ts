@@ -48,3 +48,17 @@ export class AbortError extends Error {
     this.name = 'AbortError';
   }
 }
+
+/**
+ * A value from a user's file as it appears in a message: JSON, cut at `max` characters; never a
+ * stack overflow (a 200000-deep array) nor a megabyte of text in a one-line error.
+ */
+export function preview(v: unknown, max = 80): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? '[…]' : typeof v === 'object' && v !== null ? '{…}' : String(v);
+  }
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}

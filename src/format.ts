@@ -1,6 +1,7 @@
 // The Fairy2i model file (docs/format.md): the one module that knows its metadata keys, tensor
 // names, shapes and the packed code layout. `convert` writes through it and the loader reads through it.
 
+import { compileChatTemplate } from './chat-template.js';
 import { FormatError } from './errors.js';
 import {
   decodeHeader, encodeHeader, meta, metaArray, metaBool, metaNumber, metaString, tensorByteSize,
@@ -36,6 +37,35 @@ export interface ModelConfig {
   source: string;
   sourceFormat: string;
   converter: string;
+}
+
+/** The shape fields of a config, each stored in the file as a u32. */
+export type ShapeField = 'contextLength' | 'dim' | 'nLayers' | 'ffnDim' | 'nHeads' | 'nKvHeads' | 'headDim' | 'vocabSize';
+
+/**
+ * Largest value of each shape field this engine takes, far above any LLaMA (7B: 4096 context, dim
+ * 4096, 32 layers, ffn 11008, vocab 32000) yet small enough that nothing sized from a header before
+ * its tensors are checked (tensor plans, vocabulary arrays, KV-cache sizes) can exhaust memory,
+ * and every value fits the u32 the file stores it in.
+ */
+export const SHAPE_LIMITS: Record<ShapeField, number> = {
+  contextLength: 1 << 24, dim: 1 << 16, nLayers: 1 << 10, ffnDim: 1 << 18, nHeads: 1 << 12, nKvHeads: 1 << 12, headDim: 1 << 12, vocabSize: 1 << 22,
+};
+
+/**
+ * Checks every shape field is an integer from 1 to its SHAPE_LIMITS entry, and the norm epsilon
+ * and RoPE base are finite and positive; `names` says how the source calls each field (config.json,
+ * llama2.c header or model-file key), so the error names what the user can see.
+ */
+export function checkHyperRanges(h: Pick<ModelConfig, ShapeField | 'rmsEps' | 'ropeTheta'>, file: string, names: Record<ShapeField | 'rmsEps' | 'ropeTheta', string>): void {
+  for (const k of Object.keys(SHAPE_LIMITS) as ShapeField[]) {
+    const v = h[k];
+    if (!Number.isInteger(v) || v < 1) throw new FormatError(file, names[k], `is ${v}, expected a positive integer`);
+    if (v > SHAPE_LIMITS[k]) throw new FormatError(file, names[k], `is ${v}, more than the ${SHAPE_LIMITS[k]} this engine supports`);
+  }
+  for (const k of ['rmsEps', 'ropeTheta'] as const) {
+    if (!(Number.isFinite(h[k]) && h[k] > 0)) throw new FormatError(file, names[k], `is ${h[k]}, expected a finite number > 0`);
+  }
 }
 
 export const LINEARS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
@@ -251,6 +281,11 @@ export function readModelHeader(bytes: Uint8Array, file: string, totalSize = byt
     sourceFormat: metaString(md, K + 'source_format', file, false) ?? '',
     converter: metaString(md, K + 'converter', file, false) ?? '',
   };
+  checkHyperRanges(config, file, {
+    contextLength: K + 'context_length', dim: K + 'embedding_length', nLayers: K + 'block_count', ffnDim: K + 'feed_forward_length',
+    nHeads: K + 'attention.head_count', nKvHeads: K + 'attention.head_count_kv', headDim: K + 'attention.key_length', vocabSize: K + 'vocab_size',
+    rmsEps: K + 'attention.layer_norm_rms_epsilon', ropeTheta: K + 'rope.freq_base',
+  });
   if (!Number.isInteger(config.stages) || config.stages < 0 || config.stages > MAX_STAGES) {
     throw new FormatError(file, K + 'quant.stages', `is ${config.stages}, expected 0 to ${MAX_STAGES}`);
   }
@@ -258,8 +293,6 @@ export function readModelHeader(bytes: Uint8Array, file: string, totalSize = byt
     throw new FormatError(file, K + 'attention.head_count_kv', `${config.nKvHeads} does not divide the head count ${config.nHeads}`);
   }
   if (config.headDim % 2 !== 0) throw new FormatError(file, K + 'attention.key_length', `${config.headDim} is odd; RoPE needs an even head size`);
-  if (!(config.rmsEps > 0)) throw new FormatError(file, K + 'attention.layer_norm_rms_epsilon', `is ${config.rmsEps}, expected > 0`);
-  if (!(config.ropeTheta > 0)) throw new FormatError(file, K + 'rope.freq_base', `is ${config.ropeTheta}, expected > 0`);
 
   const vocab = readVocab(md, file, config.vocabSize);
 
@@ -297,6 +330,24 @@ export function readModelHeader(bytes: Uint8Array, file: string, totalSize = byt
   return { config, vocab, tensors, dataOffset: gguf.dataOffset, fileSize, gguf };
 }
 
+/**
+ * Checks that the scales and norm gains in `file` (its bytes from offset 0, tensor data included)
+ * are finite: a NaN or Inf there turns every logit into NaN, and sampling would pick token 0
+ * without a word. These are a few KB per layer, so the check costs nothing next to the load; the
+ * big float tensors are covered by the non-finite-logit check where logits are read.
+ */
+export function checkStoredFloats(h: ModelHeader, file: Uint8Array, name: string): void {
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  for (const t of h.tensors.values()) {
+    if (t.type !== TensorType.F32 || !(t.name.endsWith('.scales') || t.name.includes('norm'))) continue;
+    const at = h.dataOffset + t.offset;
+    for (let i = 0; i < t.size / 4; i++) {
+      const v = view.getFloat32(at + 4 * i, true);
+      if (!Number.isFinite(v)) throw new FormatError(name, t.name, `holds ${v} at element ${i}; every scale and norm weight must be finite (the file is damaged: convert the checkpoint again)`);
+    }
+  }
+}
+
 function readVocab(md: Metadata, file: string, vocabSize: number): TokenizerVocab {
   const model = metaString(md, 'tokenizer.ggml.model', file);
   if (model !== 'llama') throw new FormatError(file, 'tokenizer.ggml.model', `is '${model}', this engine reads 'llama' (SentencePiece BPE)`);
@@ -319,8 +370,13 @@ function readVocab(md: Metadata, file: string, vocabSize: number): TokenizerVoca
     addEos: metaBool(md, 'tokenizer.ggml.add_eos_token', file, false),
     addSpacePrefix: metaBool(md, 'tokenizer.ggml.add_space_prefix', file, true),
     removeExtraWhitespaces: metaBool(md, 'tokenizer.ggml.remove_extra_whitespaces', file, false),
-    chatTemplate: metaString(md, 'tokenizer.chat_template', file, false),
+    chatTemplate: checkedTemplate(metaString(md, 'tokenizer.chat_template', file, false), file),
   };
+}
+
+function checkedTemplate(source: string | undefined, file: string): string | undefined {
+  if (source !== undefined) compileChatTemplate(source, file);
+  return source;
 }
 
 /**

@@ -224,7 +224,8 @@ class Writer {
   i8(v: number) { this.num(1, (d) => d.setInt8(0, v)); }
   u16(v: number) { this.num(2, (d) => d.setUint16(0, v, true)); }
   i16(v: number) { this.num(2, (d) => d.setInt16(0, v, true)); }
-  u32(v: number) { this.num(4, (d) => d.setUint32(0, v, true)); }
+  // DataView wraps out-of-range values silently (1e12 would be stored as 3567587328): refuse instead.
+  u32(v: number) { if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new RangeError(`internal: ${v} does not fit a GGUF u32`); this.num(4, (d) => d.setUint32(0, v, true)); }
   i32(v: number) { this.num(4, (d) => d.setInt32(0, v, true)); }
   f32(v: number) { this.num(4, (d) => d.setFloat32(0, v, true)); }
   f64(v: number) { this.num(8, (d) => d.setFloat64(0, v, true)); }

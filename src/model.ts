@@ -3,7 +3,8 @@
 // typed-array views are made fresh on each use because memory.grow replaces the buffer.
 
 import { AbortError, Fairy2iError, FormatError, OptionError } from './errors.js';
-import { isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
+import { checkLogits } from './finite-logits.js';
+import { checkStoredFloats, isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
 import { NeedMoreBytes } from './gguf.js';
 import { MAX_BATCH, planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
 import { describeValue, type ByteSource } from './sources.js';
@@ -188,6 +189,7 @@ export class Model implements SequenceRunner {
       if (got < plan.fileSize) {
         throw new FormatError(src.name, 'tensor data', `file ends at byte ${got} but its tensors end at byte ${plan.fileSize} (truncated?)`);
       }
+      checkStoredFloats(header, dst, src.name);
       writeDescriptor(ex.memory.buffer, plan, header);
 
       // 4. Worker threads over the same memory.
@@ -363,12 +365,13 @@ export class Model implements SequenceRunner {
     ex.forward_batch(this.plan.desc, base, base + 4 * B, base + 8 * B, T, nOut ? logits : 0, base + 12 * B, nOut);
     this.stats.passes++;
     this.stats.tokens += T;
+    // Every sequence holds its tokens before any logits are checked, so an overflow error leaves them in step.
+    for (const p of parts) for (let i = 0; i < p.n; i++) p.seq.held.push(p.tokens[p.at + i]);
     let row = 0;
     return parts.map((p) => {
-      for (let i = 0; i < p.n; i++) p.seq.held.push(p.tokens[p.at + i]);
       if (p.logits === 'none') return null;
       const rows = p.logits === 'all' ? p.n : 1;
-      const r = new Float32Array(ex.memory.buffer, logits + 4 * row * V, rows * V).slice();
+      const r = checkLogits(new Float32Array(ex.memory.buffer, logits + 4 * row * V, rows * V).slice(), V, p.pos + p.n - rows, this.config.name);
       row += rows;
       return r;
     });

@@ -5,6 +5,7 @@
 // those whose previous token is EOS, while the count is L−1 per window (masked positions included,
 // as theirs); PPL = exp(loss / count).
 
+import { Fairy2iError } from './errors.js';
 import type { Model } from './model.js';
 
 export interface PerplexityResult {
@@ -61,5 +62,12 @@ export function perplexity(model: Model, text: string, opts: { ctx?: number; onW
     tokens += w.length;
     opts.onWindow?.(i + 1, windows.length);
   });
-  return { ppl: Math.exp(loss / count), loss, count, windows: windows.length, documents: docs.length - skipped, skippedDocuments: skipped, tokens, seconds: (Date.now() - t0) / 1000 };
+  if (count === 0) {
+    throw new Fairy2iError('input', lines.length === 0
+      ? 'the text has no non-empty line, so there is nothing to predict'
+      : `none of the ${docs.length} documents (lines) fits in a window of ${ctx} tokens with BOS, so there is nothing to predict (use a larger --ctx or shorter lines)`);
+  }
+  const ppl = Math.exp(loss / count);
+  if (!Number.isFinite(ppl)) throw new Fairy2iError('format', `perplexity is ${ppl} (loss ${loss} over ${count} tokens): the model's predictions overflowed`);
+  return { ppl, loss, count, windows: windows.length, documents: docs.length - skipped, skippedDocuments: skipped, tokens, seconds: (Date.now() - t0) / 1000 };
 }

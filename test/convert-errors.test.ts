@@ -1,11 +1,11 @@
 // Bad input to `convert`: each case is a one-line error naming the file and what was wrong, a
 // non-zero exit, and no output file (nor a leftover temporary) — exactly as a user would see it.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tempDir, TINY, writeTinyCheckpoint } from './fixtures.ts';
+import { tempDir, TINY, writeTinyCheckpoint, writeTinyLlama2c } from './fixtures.ts';
 
 const CLI = 'bin/fairy2i-wasm.js';
 const root = tempDir();
@@ -200,5 +200,190 @@ bad('progress shows on a terminal (bytes, rate, ETA) and not in a pipe or with -
   assert.not.match(quiet.stdout, /ETA|wrote/);
 });
 
-bad.after(() => rmSync(root, { recursive: true, force: true }));
 bad.run();
+
+/** Runs convert with `args`, expects a one-line refusal with `fragments`, and `kept` files byte-identical. */
+function expectRefused(args: string[], fragments: (string | RegExp)[], kept: string[]) {
+  const before = kept.map((f) => readFileSync(f));
+  const r = cli(['convert', ...args]);
+  assert.is.not(r.status, 0, `expected failure, got exit 0 (${r.stderr})`);
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  for (const f of fragments) assert.match(r.stderr, f);
+  kept.forEach((f, i) => assert.ok(readFileSync(f).equals(before[i]), `${f} is unchanged`));
+  return r.stderr;
+}
+
+const target = suite('convert: the output target');
+
+target('-o equal to an input is refused before anything is written (safetensors, config, tokenizer files, hard link, symlink)', () => {
+  const d = ck('same-hf');
+  writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: true }));
+  const st = join(d, 'model.safetensors');
+  expectRefused([d, '-o', st], [/model\.safetensors is the same file as the input/, /-o\/--output/], [st]);
+  expectRefused([d, '-o', join(d, 'config.json')], [/same file as the input .*config\.json/], [join(d, 'config.json')]);
+  expectRefused([d, '-o', join(d, 'tokenizer_config.json')], [/same file as the input .*tokenizer_config\.json/], [join(d, 'tokenizer_config.json')]);
+  // Other names of the same file: a hard link and a symlink (compared by device and inode).
+  linkSync(st, join(root, 'hardlink.gguf'));
+  expectRefused([d, '-o', join(root, 'hardlink.gguf')], [/same file as the input/], [st]);
+  symlinkSync(st, join(root, 'symlink.gguf'));
+  expectRefused([d, '-o', join(root, 'symlink.gguf')], [/same file as the input/], [st]);
+  expectRefused([d, '-o', `${d}/./../${d.split('/').pop()}/model.safetensors`], [/same file as the input/], [st]);
+  assert.ok(!readdirSync(d).some((f) => f.includes('.tmp-')), 'no temporary left in the checkpoint');
+});
+
+target('-o equal to an input is refused for llama2.c: the .bin, the tokenizer beside it and --tokenizer', () => {
+  const { bin, tok } = writeTinyLlama2c(join(root, 'same-l2c'));
+  expectRefused([bin, '-o', bin], [/model\.bin is the same file as the input/], [bin]);
+  expectRefused([bin, '-o', tok], [/tokenizer\.bin is the same file as the input/], [tok]);
+  const other = join(root, 'other-tok.bin');
+  writeFileSync(other, readFileSync(tok));
+  expectRefused([bin, '--tokenizer', other, '-o', other], [/other-tok\.bin is the same file as the input/], [other]);
+  // The good case still works.
+  const r = cli(['convert', bin, '-o', join(root, 'l2c.gguf'), '--quiet']);
+  assert.is(r.status, 0, r.stderr);
+});
+
+target('-o onto a directory, a FIFO or a device is refused and the node is left as it was', () => {
+  const d = ck('special');
+  const dirOut = join(root, 'a-dir');
+  mkdirSync(dirOut);
+  expectRefused([d, '-o', dirOut], [/a-dir is a directory, not a regular file/], []);
+  assert.ok(statSync(dirOut).isDirectory());
+  const fifo = join(root, 'a-fifo');
+  assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  expectRefused([d, '-o', fifo], [/a-fifo is a named pipe, not a regular file/], []);
+  assert.ok(lstatSync(fifo).isFIFO(), 'still a FIFO');
+  // A character device of our own (the null device's numbers), so that nothing of the system's is at stake.
+  const dev = join(root, 'a-null');
+  if (spawnSync('mknod', [dev, 'c', '1', '3']).status === 0) {
+    expectRefused([d, '-o', dev], [/a-null is a character device, not a regular file/], []);
+    assert.ok(lstatSync(dev).isCharacterDevice(), 'still a device');
+  } else console.log('  (skipped the device case: mknod needs root)');
+  // /dev/null itself: refused before any temporary is made in /dev.
+  expectRefused([d, '-o', '/dev/null'], [/\/dev\/null is a character device/], []);
+  assert.ok(statSync('/dev/null').isCharacterDevice());
+});
+
+target('a symlink target is followed: the file it points to is replaced, the link is kept', () => {
+  const real = join(root, 'real.gguf');
+  writeFileSync(real, 'old');
+  const link = join(root, 'link.gguf');
+  symlinkSync('real.gguf', link);
+  const r = cli(['convert', ck('symlink-src'), '-o', link, '--quiet']);
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
+  assert.is(readlinkSync(link), 'real.gguf');
+  assert.is(readFileSync(real).subarray(0, 4).toString(), 'GGUF');
+  // A dangling link is written through too.
+  const dangling = join(root, 'dangling.gguf');
+  symlinkSync('made-by-convert.gguf', dangling);
+  assert.is(cli(['convert', ck('symlink-src2'), '-o', dangling, '--quiet']).status, 0);
+  assert.is(readFileSync(join(root, 'made-by-convert.gguf')).subarray(0, 4).toString(), 'GGUF');
+});
+
+target('a temporary left by a killed convert is removed by the next convert into that folder', () => {
+  const dir = join(root, 'stale');
+  mkdirSync(dir);
+  const out = join(dir, 'm.gguf');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const deadPid = Number(dead.stdout);
+  writeFileSync(`${out}.tmp-${deadPid}`, 'GGUF partial data');
+  writeFileSync(join(dir, `other.gguf.tmp-${deadPid}`), 'GGUF partial data');
+  writeFileSync(join(dir, `notes.txt.tmp-${deadPid}`), 'not ours'); // not a GGUF: kept
+  writeFileSync(join(dir, `live.gguf.tmp-${process.pid}`), 'GGUF of a running convert'); // its pid runs: kept
+  const r = cli(['convert', ck('stale-src'), '-o', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`removed .*m\\.gguf\\.tmp-${deadPid}, left by a convert that was killed`));
+  assert.equal(readdirSync(dir).sort(), ['live.gguf.tmp-' + process.pid, 'm.gguf', `notes.txt.tmp-${deadPid}`].sort());
+});
+
+const cfg = suite('convert: unsupported and out-of-range config');
+
+cfg('settings LLaMA does not have are unsupported errors naming the field', () => {
+  const cases: [Record<string, unknown>, RegExp[]][] = [
+    [{ attention_bias: true }, [/attention_bias: is true/, /bias are not supported/]],
+    [{ mlp_bias: true }, [/mlp_bias: is true/]],
+    [{ hidden_act: 'gelu' }, [/hidden_act: is "gelu"; only "silu"/]],
+    [{ rope_scaling: { type: 'linear', factor: 2 } }, [/rope_scaling: .*linear.* is not supported/]],
+    [{ quantization_config: { quant_method: 'gptq' } }, [/quantization_config: is set/]],
+  ];
+  for (const [extra, fragments] of cases) expectError(ck(`unsup-${Object.keys(extra)[0]}`, { config: extra as any }), [/config\.json/, ...fragments]);
+  // The LLaMA values themselves are fine.
+  const out = join(root, 'llama-values.gguf');
+  const r = cli(['convert', ck('llama-values', { config: { attention_bias: false, mlp_bias: false, hidden_act: 'silu', rope_scaling: null } as any }), '-o', out, '--quiet']);
+  assert.is(r.status, 0, r.stderr);
+});
+
+cfg('bias tensors in the checkpoint are unsupported errors naming the tensor', () => {
+  expectError(ck('bias-t', { tensors: (t) => { t['model.layers.1.self_attn.q_proj.bias'] = { shape: [32], data: new Uint8Array(128) }; } }),
+    [/model\.safetensors: model\.layers\.1\.self_attn\.q_proj\.bias: bias tensors are not supported/]);
+});
+
+/** A good tiny checkpoint whose config.json then gets `patch` (the tensors stay those of TINY). */
+function ckConfig(name: string, patch: Record<string, unknown>): string {
+  const d = ck(name);
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], ...TINY, ...patch }));
+  return d;
+}
+
+cfg('stored fields are range-checked: no u32 wrap, no allocation from a huge count', () => {
+  expectError(ckConfig('ctx-1e12', { max_position_embeddings: 1e12 }), [/config\.json: max_position_embeddings: is 1000000000000, more than the 16777216/]);
+  const t0 = Date.now();
+  expectError(ckConfig('layers-1e9', { num_hidden_layers: 1e9 }), [/num_hidden_layers: is 1000000000, more than the 1024/]);
+  assert.ok(Date.now() - t0 < 60000, 'fails at once, not after running out of heap');
+  expectError(ckConfig('vocab-big', { vocab_size: 2 ** 31 }), [/vocab_size: is 2147483648, more than/]);
+  expectError(ck('eps-inf', { rawConfig: JSON.stringify({ architectures: ['LlamaForCausalLM'], ...TINY }).replace(/}$/, ', "rms_norm_eps": 1e999}') }), [/rms_norm_eps: is Infinity, expected a positive number|rms_norm_eps: is Infinity, expected a finite number/]);
+  expectError(ck('tie-str', { config: { tie_word_embeddings: 'yes' as any } }), [/tie_word_embeddings: is "yes", expected true or false/]);
+});
+
+cfg('llama2.c header fields are range-checked too', () => {
+  const { bin } = writeTinyLlama2c(join(root, 'l2c-range'));
+  const b = readFileSync(bin);
+  b.writeInt32LE(2 ** 31 - 1, 24); // seq_len
+  writeFileSync(bin, b);
+  expectError(bin, [/model\.bin: seq_len: is 2147483647, more than the 16777216/]);
+});
+
+cfg('an index naming a shard outside the checkpoint folder is refused', () => {
+  const d = ck('escape');
+  for (const name of ['../../etc/passwd', '/etc/passwd', '..']) {
+    writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': name } }));
+    expectError(d, [/model\.safetensors\.index\.json: weight_map\.model\.norm\.weight: names .* outside the checkpoint folder/]);
+  }
+});
+
+cfg('a null (or non-object) safetensors header entry names the tensor', () => {
+  expectError(ck('null-entry', { header: (h) => { h['model.norm.weight'] = null; } }), [/model\.safetensors: model\.norm\.weight: is null, expected \{"dtype"/]);
+  expectError(ck('num-entry', { header: (h) => { h['model.norm.weight'] = 5; } }), [/model\.norm\.weight: is 5, expected/]);
+});
+
+cfg('a shard or tokenizer that is a directory is an input error, not an internal one', () => {
+  const d = ck('dir-shard');
+  mkdirSync(join(d, 'shard-dir.safetensors'));
+  writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': 'shard-dir.safetensors' } }));
+  expectError(d, [/shard-dir\.safetensors: the safetensors file is a directory/]);
+  const { bin } = writeTinyLlama2c(join(root, 'dir-tok'));
+  expectError(bin, [/a-dir-tok: the llama2\.c tokenizer is a directory/], ['--tokenizer', (mkdirSync(join(root, 'a-dir-tok')), join(root, 'a-dir-tok'))]);
+});
+
+cfg('deeply nested JSON values (found by fuzzing) give one-line errors, not a stack overflow', () => {
+  const deep = '['.repeat(200000) + ']'.repeat(200000);
+  const d = ck('deep-config');
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], ...TINY, rope_scaling: 0 }).replace('"rope_scaling":0', `"rope_scaling":${deep}`));
+  expectError(d, [/config\.json: rope_scaling: \[…\] is not supported/]);
+  const t = ck('deep-tokenizer');
+  writeFileSync(join(t, 'tokenizer.json'), `{"model": {"type": "BPE", "vocab": {}, "merges": []}, "normalizer": {"type": "Bad", "x": ${deep}}}`);
+  expectError(t, [/tokenizer\.json: normalizer\.type: is the string "Bad" \(\{…\}\)/]);
+});
+
+cfg('a broken chat template in tokenizer_config.json fails at convert, naming the file and field', () => {
+  const d = ck('tpl');
+  writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ chat_template: '{% for m in messages %}{{ m.content }' }));
+  expectError(d, [/tokenizer_config\.json: chat_template: is not a valid Jinja template/]);
+  writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ chat_template: [{ name: 'default', template: '{% if %}' }] }));
+  expectError(d, [/tokenizer_config\.json: chat_template\[0\]\.template: is not a valid Jinja template/]);
+});
+
+target.run();
+cfg.after(() => rmSync(root, { recursive: true, force: true }));
+cfg.run();

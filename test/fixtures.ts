@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeHeader, encodeHeader, type Metadata } from '../src/gguf.ts';
 
 export function tempDir(prefix = 'fairy2i-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -97,4 +98,44 @@ export function writeTinyCheckpoint(dir: string, opts: { config?: Partial<TinyCo
   opts.tensors?.(t);
   writeSafetensors(join(dir, 'model.safetensors'), t, opts.header);
   return dir;
+}
+
+/**
+ * A tiny llama2.c checkpoint (version 0 header, float32 arrays, classifier shared) and its
+ * tokenizer: <unk>, <s>, </s>, the 256 byte pieces and `extra` words. Returns both paths.
+ */
+export function writeTinyLlama2c(dir: string, extra = ['▁a', '▁b', '▁c']): { bin: string; tok: string } {
+  mkdirSync(dir, { recursive: true });
+  const dim = 8, hidden = 16, layers = 1, heads = 2, kvHeads = 2, vocab = 259 + extra.length, seq = 16;
+  const hd = dim / heads, kv = kvHeads * hd;
+  const floats = vocab * dim + layers * dim + layers * dim * dim + 2 * layers * kv * dim + layers * dim * dim + layers * dim + 3 * layers * hidden * dim + dim + seq * hd;
+  const head = Buffer.alloc(28);
+  [dim, hidden, layers, heads, kvHeads, vocab, seq].forEach((v, i) => head.writeInt32LE(v, 4 * i));
+  const bin = join(dir, 'model.bin');
+  writeFileSync(bin, Buffer.concat([head, Buffer.from(randn(floats, 3, 0.2).buffer)]));
+  const pieces = ['<unk>', '\n<s>\n', '\n</s>\n', ...Array.from({ length: 256 }, (_, i) => `<0x${i.toString(16).toUpperCase().padStart(2, '0')}>`), ...extra.map((p) => p.replace(/▁/g, ' '))];
+  const parts: Buffer[] = [Buffer.alloc(4)];
+  parts[0].writeInt32LE(Math.max(...pieces.map((p) => Buffer.byteLength(p))));
+  pieces.forEach((p, i) => {
+    const b = Buffer.from(p, 'utf8');
+    const h = Buffer.alloc(8);
+    h.writeFloatLE(-i, 0);
+    h.writeInt32LE(b.length, 4);
+    parts.push(h, b);
+  });
+  const tok = join(dir, 'tokenizer.bin');
+  writeFileSync(tok, Buffer.concat(parts));
+  return { bin, tok };
+}
+
+/** A copy of a model file with its metadata edited (tensor data unchanged, header re-encoded). */
+export function rewriteMetadata(bytes: Uint8Array, edit: (md: Metadata) => void): Uint8Array {
+  const h = decodeHeader(bytes, 'file');
+  edit(h.metadata);
+  const sizes = h.tensors.map((t, i) => (i + 1 < h.tensors.length ? h.tensors[i + 1].offset : bytes.length - h.dataOffset) - t.offset);
+  const { header } = encodeHeader(h.metadata, h.tensors.map((t, i) => ({ ...t, size: sizes[i] })), h.alignment);
+  const out = new Uint8Array(header.length + bytes.length - h.dataOffset);
+  out.set(header);
+  out.set(bytes.subarray(h.dataOffset), header.length);
+  return out;
 }

@@ -11,7 +11,7 @@ import { codeAt, packCodes, readModelHeader } from '../src/format.ts';
 import { decodeHeader, encodeHeader, meta, TensorType, type Metadata } from '../src/gguf.ts';
 import { loadModel } from '../src/node.ts';
 import { convert } from '../src/convert/convert.ts';
-import { tempDir, writeTinyCheckpoint } from './fixtures.ts';
+import { rewriteMetadata, tempDir, writeTinyCheckpoint } from './fixtures.ts';
 
 const dir = tempDir();
 let good = '';
@@ -68,14 +68,7 @@ s('code layout 2: pack then read back every code, for awkward n, m and 1..4 stag
 
 /** A copy of the good file with its metadata edited (tensor data unchanged, header re-encoded). */
 function withMetadata(edit: (md: Metadata) => void): Uint8Array {
-  const h = decodeHeader(goodBytes, good);
-  edit(h.metadata);
-  const sizes = h.tensors.map((t, i) => (i + 1 < h.tensors.length ? h.tensors[i + 1].offset : goodBytes.length - h.dataOffset) - t.offset);
-  const { header } = encodeHeader(h.metadata, h.tensors.map((t, i) => ({ ...t, size: sizes[i] })), 64);
-  const out = new Uint8Array(header.length + goodBytes.length - h.dataOffset);
-  out.set(header);
-  out.set(goodBytes.subarray(h.dataOffset), header.length);
-  return out;
+  return rewriteMetadata(goodBytes, edit);
 }
 
 async function expectBad(name: string, bytes: Uint8Array, fragments: RegExp[]) {
@@ -140,6 +133,77 @@ s('a context that cannot fit in 4 GiB says what is needed and what fits', async 
   try { await loadModel(good, { contextLength: 0 }); assert.unreachable(); } catch (e) { assert.match((e as Error).message, /contextLength/); }
   // More than the model was trained for is refused, not silently capped.
   try { await loadModel(good, { contextLength: 65 }); assert.unreachable(); } catch (e) { assert.match((e as Error).message, /contextLength: is 65, more than this model's context length 64/); }
+});
+
+s('shape fields are range-checked at load: no u32 value is trusted to size anything', async () => {
+  await expectBad('ctx-huge.gguf', withMetadata((md) => md.set('fairy2i.context_length', meta.u32(0xffffffff))), [/fairy2i\.context_length: is 4294967295, more than the 16777216/]);
+  await expectBad('layers-huge.gguf', withMetadata((md) => md.set('fairy2i.block_count', meta.u32(1e9))), [/fairy2i\.block_count: is 1000000000, more than the 1024/]);
+  await expectBad('eps-inf.gguf', withMetadata((md) => md.set('fairy2i.attention.layer_norm_rms_epsilon', meta.f32(Infinity))), [/layer_norm_rms_epsilon: is Infinity, expected a finite number > 0/]);
+  await expectBad('theta-nan.gguf', withMetadata((md) => md.set('fairy2i.rope.freq_base', meta.f32(NaN))), [/rope\.freq_base: is NaN/]);
+});
+
+/** The good file with float `v` written into element `i` of tensor `name`. */
+function withFloat(name: string, i: number, v: number): Uint8Array {
+  const h = readModelHeader(goodBytes, good);
+  const t = h.tensors.get(name)!;
+  const b = goodBytes.slice();
+  new DataView(b.buffer).setFloat32(h.dataOffset + t.offset + 4 * i, v, true);
+  return b;
+}
+
+s('NaN or Inf in a scale or norm weight is refused at load, naming the tensor', async () => {
+  const cases = [['blk.1.attn_q.scales', 3, NaN, /blk\.1\.attn_q\.scales: holds NaN at element 3/], ['output.scales', 0, -Infinity, /output\.scales: holds -Infinity at element 0/],
+    ['blk.0.ffn_norm.weight', 1, NaN, /blk\.0\.ffn_norm\.weight: holds NaN at element 1/]] as const;
+  for (const [name, i, v, re] of cases) {
+    const p = join(dir, `nonfinite-${name}.gguf`);
+    writeFileSync(p, withFloat(name, i, v));
+    let err: unknown = null;
+    try { (await loadModel(p)).dispose(); } catch (e) { err = e; }
+    assert.instance(err, Fairy2iError, `loaded ${name} = ${v}`);
+    assert.match((err as Error).message, re);
+    assert.ok((err as Error).message.startsWith(p), 'names the file');
+  }
+});
+
+s('a chat template that does not parse is refused at load, naming the file and the field', () =>
+  expectBad('tpl.gguf', withMetadata((md) => md.set('tokenizer.chat_template', meta.str('{% for m in messages %}'))), [/tokenizer\.chat_template: is not a valid Jinja template/]));
+
+s('info on a directory is an input error (exit 1), not an internal error', () => {
+  const r = spawnSync(process.execPath, ['bin/fairy2i-wasm.js', 'info', dir], { encoding: 'utf8' });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /is a directory, expected a model file/);
+  assert.is(r.stderr.trim().split('\n').length, 1);
+});
+
+s('weights whose forward pass overflows: a non-finite logit is an error naming the position', async () => {
+  // Finite source weights (3e37, so conversion accepts them) whose products overflow float32.
+  const ck = writeTinyCheckpoint(join(dir, 'huge-ck'), { tensors: (t) => {
+    for (const k of Object.keys(t)) if (k.includes('q_proj') || k.includes('gate_proj')) new Float32Array(t[k].data.buffer).fill(3e37);
+  } });
+  const p = join(dir, 'huge.gguf');
+  await convert(ck, { output: p, stages: 0, quiet: true });
+  const m = await loadModel(p);
+  try {
+    for (const [run, pos] of [[() => m.evaluate([1, 2, 3]), 0], [() => m.step(1, 0), 0], [() => m.prefill([1, 2], 0), 1]] as const) {
+      let err: unknown = null;
+      try { run(); } catch (e) { err = e; }
+      assert.instance(err, Fairy2iError, 'returned non-finite logits');
+      assert.match((err as Error).message, new RegExp(`huge-ck: the logit of token \\d+ at position ${pos} is (NaN|-?Infinity): the forward pass overflowed float32`));
+    }
+    const r = m.generate([1], { maxTokens: 2 });
+    try { await r.done(); assert.unreachable('generated from NaN logits'); } catch (e) { assert.match((e as Error).message, /position 0/); }
+  } finally { m.dispose(); }
+});
+
+s('ppl with nothing to predict is an error, not "null" and exit 0', () => {
+  const empty = join(dir, 'empty.txt');
+  writeFileSync(empty, '\n\n');
+  for (const extra of [[], ['--json']]) {
+    const r = spawnSync(process.execPath, ['bin/fairy2i-wasm.js', 'ppl', empty, ...extra], { encoding: 'utf8' });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /no non-empty line, so there is nothing to predict/);
+    assert.not.match(r.stdout, /null|NaN/);
+  }
 });
 
 s.run();

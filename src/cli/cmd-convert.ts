@@ -29,6 +29,7 @@ export async function runConvert(a: Parsed): Promise<void> {
     float: a.flags.float as 'f32' | 'f16',
     tokenizer: a.flags.tokenizer as string | undefined,
     quiet: !!a.flags.quiet,
+    onNotice: (m) => process.stderr.write(`fairy2i-wasm convert: ${m}\n`),
   });
   if (!a.flags.quiet) {
     const c = r.config;

@@ -1,10 +1,11 @@
 // A Hugging Face LLaMA/Mistral checkpoint directory: config.json, model.safetensors or shards with
 // model.safetensors.index.json, and tokenizer.model or tokenizer.json (+ tokenizer_config.json).
 
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { Fairy2iError, FormatError } from '../errors.js';
-import type { LinearKind } from '../format.js';
+import { existsSync } from 'node:fs';
+import { readInputFile } from './read-input.js';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Fairy2iError, FormatError, preview } from '../errors.js';
+import { checkHyperRanges, type LinearKind } from '../format.js';
 import { parseSentencePieceModel } from './sentencepiece-model.js';
 import { parseTokenizerJson, readTokenizerConfig } from './tokenizer-json.js';
 import type { TokenizerVocab } from '../tokenizer.js';
@@ -19,12 +20,7 @@ const HF_LINEAR: Record<LinearKind, string> = {
 };
 
 function readJson(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Fairy2iError('input', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readInputFile(path, 'JSON file').toString('utf8');
   try {
     const v = JSON.parse(text);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
@@ -38,7 +34,7 @@ export function parseHfConfig(cfg: Record<string, unknown>, file: string, name: 
   const archs = cfg.architectures;
   const arch = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : (cfg.model_type as string | undefined);
   if (!arch || !(ARCHITECTURES.includes(arch) || arch === 'llama' || arch === 'mistral')) {
-    throw new FormatError(file, 'architectures', `${JSON.stringify(arch ?? null)} is not supported (expected ${ARCHITECTURES.join(' or ')})`);
+    throw new FormatError(file, 'architectures', `${preview(arch ?? null)} is not supported (expected ${ARCHITECTURES.join(' or ')})`);
   }
   const int = (key: string, fallback?: number): number => {
     const v = cfg[key];
@@ -46,18 +42,16 @@ export function parseHfConfig(cfg: Record<string, unknown>, file: string, name: 
       if (fallback !== undefined) return fallback;
       throw new FormatError(file, key, 'missing (expected a positive integer)');
     }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new FormatError(file, key, `is ${JSON.stringify(v)}, expected a positive integer`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new FormatError(file, key, `is ${preview(v)}, expected a positive integer`);
     return v;
   };
   const real = (key: string, fallback: number): number => {
     const v = cfg[key];
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'number' || !(v > 0)) throw new FormatError(file, key, `is ${JSON.stringify(v)}, expected a positive number`);
+    if (typeof v !== 'number' || !(v > 0)) throw new FormatError(file, key, `is ${preview(v)}, expected a positive number`);
     return v;
   };
-  if (cfg.rope_scaling !== undefined && cfg.rope_scaling !== null) {
-    throw new FormatError(file, 'rope_scaling', `${JSON.stringify(cfg.rope_scaling)} is not supported (plain RoPE only)`);
-  }
+  checkUnsupported(cfg, file);
   const dim = int('hidden_size');
   const nHeads = int('num_attention_heads');
   const nKvHeads = int('num_key_value_heads', nHeads);
@@ -71,7 +65,8 @@ export function parseHfConfig(cfg: Record<string, unknown>, file: string, name: 
   const sw = cfg.sliding_window;
   if (typeof sw === 'number' && sw > 0 && sw < contextLength) contextLength = sw;
   const tie = cfg.tie_word_embeddings;
-  return {
+  if (tie !== undefined && tie !== null && typeof tie !== 'boolean') throw new FormatError(file, 'tie_word_embeddings', `is ${preview(tie)}, expected true or false`);
+  const hyper: Hyper = {
     name,
     contextLength,
     dim,
@@ -85,6 +80,31 @@ export function parseHfConfig(cfg: Record<string, unknown>, file: string, name: 
     vocabSize: int('vocab_size'),
     tied: tie === true,
   };
+  checkHyperRanges(hyper, file, {
+    contextLength: contextLength === sw ? 'sliding_window' : 'max_position_embeddings', dim: 'hidden_size', nLayers: 'num_hidden_layers',
+    ffnDim: 'intermediate_size', nHeads: 'num_attention_heads', nKvHeads: 'num_key_value_heads', headDim: 'head_dim', vocabSize: 'vocab_size',
+    rmsEps: 'rms_norm_eps', ropeTheta: 'rope_theta',
+  });
+  return hyper;
+}
+
+/**
+ * Settings of the LLaMA family this engine does not implement: accepting them would convert into a
+ * model that silently computes something else. Each is an 'unsupported' error naming the field.
+ */
+function checkUnsupported(cfg: Record<string, unknown>, file: string): void {
+  const refuse = (field: string, what: string) => {
+    throw new Fairy2iError('unsupported', `${file}: ${field}: ${what}`);
+  };
+  const set = (v: unknown) => v !== undefined && v !== null && v !== false;
+  if (set(cfg.rope_scaling)) refuse('rope_scaling', `${preview(cfg.rope_scaling)} is not supported (plain RoPE only)`);
+  if (set(cfg.attention_bias)) refuse('attention_bias', `is ${preview(cfg.attention_bias)}; attention projections with a bias are not supported`);
+  if (set(cfg.mlp_bias)) refuse('mlp_bias', `is ${preview(cfg.mlp_bias)}; MLP projections with a bias are not supported`);
+  for (const key of ['hidden_act', 'hidden_activation']) {
+    const act = cfg[key];
+    if (act !== undefined && act !== null && act !== 'silu') refuse(key, `is ${preview(act)}; only "silu" (SwiGLU, LLaMA's) is supported`);
+  }
+  if (set(cfg.quantization_config)) refuse('quantization_config', 'is set: this is an already-quantized checkpoint; convert the original float weights');
 }
 
 export function openHfCheckpoint(dir: string): Checkpoint {
@@ -111,6 +131,8 @@ export function openHfCheckpoint(dir: string): Checkpoint {
       if (typeof map !== 'object' || map === null) throw new FormatError(indexPath, 'weight_map', 'missing or not an object');
       for (const [t, file] of Object.entries(map as Record<string, unknown>)) {
         if (typeof file !== 'string') throw new FormatError(indexPath, `weight_map.${t}`, 'is not a file name');
+        // A shard is a file of the checkpoint folder: a name reaching outside it is not read.
+        if (!isInside(dir, file)) throw new FormatError(indexPath, `weight_map.${t}`, `names ${preview(file)}, which is outside the checkpoint folder; shard names must be files of ${dir}`);
         where.set(t, open(file));
       }
     } else if (existsSync(join(dir, 'model.safetensors'))) {
@@ -122,6 +144,13 @@ export function openHfCheckpoint(dir: string): Checkpoint {
   } catch (e) {
     for (const f of files.values()) f.close();
     throw e;
+  }
+
+  for (const t of where.keys()) {
+    if (t.endsWith('.bias')) {
+      for (const f of files.values()) f.close();
+      throw new Fairy2iError('unsupported', `${where.get(t)!.path}: ${t}: bias tensors are not supported (LLaMA's linears and norms have none); this checkpoint would convert into a model that computes something else`);
+    }
   }
 
   const tensorName = (role: TensorRole): string => {
@@ -170,10 +199,14 @@ export function openHfCheckpoint(dir: string): Checkpoint {
   let totalBytes = 0;
   for (const role of roles()) totalBytes += locate(role).bytes;
 
+  const inputs = [configPath, ...[...files.values()].map((f) => f.path)];
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  if (existsSync(indexPath)) inputs.push(indexPath);
   return {
     format: 'hf-safetensors',
     hyper,
-    vocab: readHfTokenizer(dir),
+    vocab: readHfTokenizer(dir, inputs),
+    inputs,
     totalBytes,
     validate: () => { for (const role of roles()) locate(role); },
     read: (role) => {
@@ -184,12 +217,20 @@ export function openHfCheckpoint(dir: string): Checkpoint {
   };
 }
 
-function readHfTokenizer(dir: string): TokenizerVocab | null {
+/** The tokenizer files of `dir` (their paths are added to `inputs`). */
+function isInside(dir: string, name: string): boolean {
+  const rel = relative(resolve(dir), resolve(dir, name));
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+function readHfTokenizer(dir: string, inputs: string[]): TokenizerVocab | null {
   const cfgPath = join(dir, 'tokenizer_config.json');
   const config = existsSync(cfgPath) ? readTokenizerConfig(readJson(cfgPath), cfgPath) : undefined;
+  if (config) inputs.push(cfgPath);
   const spPath = join(dir, 'tokenizer.model');
-  if (existsSync(spPath)) return parseSentencePieceModel(new Uint8Array(readFileSync(spPath)), { file: spPath, config });
   const jsonPath = join(dir, 'tokenizer.json');
+  for (const p of [spPath, jsonPath]) if (existsSync(p)) inputs.push(p);
+  if (existsSync(spPath)) return parseSentencePieceModel(new Uint8Array(readInputFile(spPath, 'SentencePiece model')), { file: spPath, config });
   if (existsSync(jsonPath)) return parseTokenizerJson(readJson(jsonPath), { file: jsonPath, config });
   return null;
 }

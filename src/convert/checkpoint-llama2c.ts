@@ -3,15 +3,16 @@
 // an unshared classifier at the end), then float32 arrays. q/k rows are in Meta's interleaved RoPE
 // order and are permuted to the Hugging Face order here, before the quantizer sees them.
 
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, readdirSync, readSync } from 'node:fs';
+import { openInputFile, readInputFile } from './read-input.js';
 import { basename, dirname, join } from 'node:path';
 import { Fairy2iError, FormatError } from '../errors.js';
-import type { LinearKind } from '../format.js';
+import { checkHyperRanges, type LinearKind } from '../format.js';
 import { parseLlama2cTokenizer } from './tokenizer-llama2c.js';
 import type { Checkpoint, Hyper, TensorRole } from './checkpoint.js';
 
 export function openLlama2cCheckpoint(path: string, tokenizerPath?: string): Checkpoint {
-  const fd = openSync(path, 'r');
+  const fd = openInputFile(path, 'llama2.c checkpoint');
   try {
     const size = fstatSync(fd).size;
     const hb = Buffer.alloc(28);
@@ -24,12 +25,17 @@ export function openLlama2cCheckpoint(path: string, tokenizerPath?: string): Che
     });
     if (vocabSigned === 0) throw new FormatError(path, 'vocab_size', 'is 0');
     if (dim % nHeads || nHeads % nKvHeads) throw new FormatError(path, 'n_heads', `dim ${dim}, n_heads ${nHeads}, n_kv_heads ${nKvHeads} are inconsistent`);
+    if ((dim / nHeads) % 2) throw new FormatError(path, 'n_heads', `dim ${dim} / n_heads ${nHeads} is an odd head size; RoPE needs an even one`);
     const vocab = Math.abs(vocabSigned);
     const headDim = dim / nHeads, kvDim = nKvHeads * headDim;
     const hyper: Hyper = {
       name: basename(path).replace(/\.bin$/, ''), contextLength: seqLen, dim, nLayers, ffnDim: ffn, nHeads, nKvHeads, headDim,
       rmsEps: 1e-5, ropeTheta: 10000, vocabSize: vocab, tied: vocabSigned > 0,
     };
+    checkHyperRanges(hyper, path, {
+      contextLength: 'seq_len', dim: 'dim', nLayers: 'n_layers', ffnDim: 'hidden_dim', nHeads: 'n_heads', nKvHeads: 'n_kv_heads', headDim: 'dim', vocabSize: 'vocab_size',
+      rmsEps: 'rms_eps', ropeTheta: 'rope_theta',
+    });
     // Offsets (in floats) of each array after the header, in export order.
     const sizes: [string, number][] = [
       ['token_embedding', vocab * dim], ['rms_att', nLayers * dim], ['wq', nLayers * dim * dim], ['wk', nLayers * kvDim * dim],
@@ -56,11 +62,12 @@ export function openLlama2cCheckpoint(path: string, tokenizerPath?: string): Che
       ffn_gate: ['w1', ffn, dim], ffn_down: ['w2', dim, ffn], ffn_up: ['w3', ffn, dim],
     };
     const tokPath = tokenizerPath ?? findTokenizer(path, vocab);
-    const vocabData = parseLlama2cTokenizer(new Uint8Array(readFileSync(tokPath)), vocab, { file: tokPath });
+    const vocabData = parseLlama2cTokenizer(new Uint8Array(readInputFile(tokPath, 'llama2.c tokenizer')), vocab, { file: tokPath });
     return {
       format: 'llama2c',
       hyper,
       vocab: vocabData,
+      inputs: [path, tokPath],
       totalBytes: at - 28,
       validate: () => {},
       read: (role: TensorRole) => {

@@ -23,6 +23,8 @@ export interface Checkpoint {
   validate(): void;
   /** Float32 data, row-major (out, in) for linears; throws FormatError on NaN/Inf. */
   read(role: TensorRole): Float32Array;
+  /** Every file this checkpoint reads (convert refuses to write over any of them). */
+  inputs: string[];
   /** Bytes of source data, for progress. */
   totalBytes: number;
   close(): void;

@@ -12,6 +12,7 @@ import { VERSION } from '../version.js';
 import type { Checkpoint, TensorRole } from './checkpoint.js';
 import { openCheckpoint } from './open-checkpoint.js';
 import { Progress } from './progress.js';
+import { removeStaleTemps, resolveOutputTarget, tempPathFor } from './output-target.js';
 
 export interface ConvertOptions {
   output: string;
@@ -25,6 +26,8 @@ export interface ConvertOptions {
   quiet?: boolean;
   /** Shown as the source in the file's metadata (defaults to the input path). */
   source?: string;
+  /** Receives one-line notices (a stale temporary of a killed convert removed). @default none */
+  onNotice?: (message: string) => void;
 }
 
 export interface ConvertResult {
@@ -42,12 +45,15 @@ export async function convert(input: string, opts: ConvertOptions): Promise<Conv
   const t0 = Date.now();
   const ck = openCheckpoint(input, { tokenizer: opts.tokenizer });
   try {
+    // Before anything is written: the target must be a regular file (or absent) and none of the inputs.
+    const target = resolveOutputTarget(opts.output, ck.inputs);
+    for (const p of removeStaleTemps(target)) opts.onNotice?.(`removed ${p}, left by a convert that was killed`);
     ck.validate();
     const config = buildConfig(ck, input, stages, !!opts.keepLmHeadFloat, floatType, opts.source);
     const vocab = fitVocab(ck.vocab, config.vocabSize, input);
     const { header, plan, tensors, dataSize } = encodeModelHeader(config, vocab);
     const bytes = header.length + dataSize;
-    await writeAtomically(opts.output, async (fd) => {
+    await writeAtomically(target, opts.output, async (fd) => {
       writeAll(fd, header, 0, opts.output);
       // Progress in source bytes; f16/bf16 sources hold fewer bytes per float read back.
       const elements = plan.reduce((a, p) => a + (p.role.kind === 'scales' ? 0 : p.role.kind === 'codes' ? linearShape(config, p.role.linear).reduce((x, y) => x * y) : p.dims.reduce((x, y) => x * y)), 0);
@@ -157,9 +163,9 @@ function yieldToSignals(): Promise<void> {
   return new Promise((resolve, reject) => setImmediate(() => (interrupted ? reject(new AbortError(`interrupted by ${interrupted}`)) : resolve())));
 }
 
-/** Runs `write` on a temporary file beside `target`, then renames it over the target. */
-async function writeAtomically(target: string, write: (fd: number) => Promise<void>): Promise<void> {
-  const tmp = `${target}.tmp-${process.pid}`;
+/** Runs `write` on a temporary file beside `target`, then renames it over the target (`shown` in errors). */
+async function writeAtomically(target: string, shown: string, write: (fd: number) => Promise<void>): Promise<void> {
+  const tmp = tempPathFor(target);
   // Handlers go in before the temporary exists, so a signal can never leave it behind.
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, onSignal(s)] as const);
   interrupted = null;
@@ -172,20 +178,20 @@ async function writeAtomically(target: string, write: (fd: number) => Promise<vo
       fd = openSync(tmp, 'wx');
       created = true;
     } catch (e) {
-      throw ioError(target, e);
+      throw ioError(shown, e);
     }
     await write(fd);
     try {
       fsyncSync(fd);
     } catch (e) {
-      throw ioError(target, e);
+      throw ioError(shown, e);
     }
     closeSync(fd);
     fd = -1;
     try {
       renameSync(tmp, target);
     } catch (e) {
-      throw ioError(target, e);
+      throw ioError(shown, e);
     }
     ok = true;
   } finally {

@@ -2,8 +2,9 @@
 // F16/BF16 to float32. Layout: u64 LE header length, JSON header {name: {dtype, shape,
 // data_offsets: [begin, end]}} relative to the data section, then the data.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { FormatError } from '../errors.js';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { openInputFile } from './read-input.js';
+import { FormatError, preview } from '../errors.js';
 import { halfToFloat } from '../half.js';
 
 export interface SafeTensor {
@@ -23,7 +24,7 @@ export class SafetensorsFile {
   private fd: number;
 
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'r');
+    this.fd = openInputFile(path, 'safetensors file');
     try {
       this.parseHeader();
     } catch (e) {
@@ -59,17 +60,20 @@ export class SafetensorsFile {
     const dataSize = size - dataStart;
     for (const [name, v] of Object.entries(header)) {
       if (name === '__metadata__') continue;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        throw new FormatError(this.path, name, `is ${v === null ? 'null' : Array.isArray(v) ? 'an array' : preview(v, 40)}, expected {"dtype", "shape", "data_offsets"}`);
+      }
       const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       if (typeof t.dtype !== 'string' || !(t.dtype in DTYPE_SIZE)) {
-        throw new FormatError(this.path, name, `dtype ${JSON.stringify(t.dtype)} is not supported (expected F32, F16 or BF16)`);
+        throw new FormatError(this.path, name, `dtype ${preview(t.dtype)} is not supported (expected F32, F16 or BF16)`);
       }
       const shape = t.shape;
       if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-        throw new FormatError(this.path, name, `shape ${JSON.stringify(shape)} is not a list of sizes`);
+        throw new FormatError(this.path, name, `shape ${preview(shape)} is not a list of sizes`);
       }
       const off = t.data_offsets;
       if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
-        throw new FormatError(this.path, name, `data_offsets ${JSON.stringify(off)} are not [begin, end]`);
+        throw new FormatError(this.path, name, `data_offsets ${preview(off)} are not [begin, end]`);
       }
       if (off[1] > dataSize) {
         throw new FormatError(this.path, name, `data_offsets ${JSON.stringify(off)} run past the end of the data (${dataSize} bytes)`);

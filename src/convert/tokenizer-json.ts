@@ -13,7 +13,8 @@
 // plain characters, not split out; and a pair whose concatenation is a piece can merge even if the
 // merge list forgot that split (it never does for converted sentencepiece models).
 
-import { FormatError } from '../errors.js';
+import { compileChatTemplate } from '../chat-template.js';
+import { FormatError, preview } from '../errors.js';
 import { TokenType, type TokenizerVocab } from '../tokenizer.js';
 
 /** What tokenizer_config.json contributes (every field optional, as in the file). */
@@ -86,6 +87,12 @@ function optBool(obj: Json, key: string, file: string): boolean | undefined {
   return v;
 }
 
+/** A template that parses (checked at convert, so a broken one never reaches a model file). */
+function compiled(source: string, file: string, field: string): string {
+  compileChatTemplate(source, file, field);
+  return source;
+}
+
 /** Parses tokenizer_config.json (text or parsed JSON). Unknown keys are ignored: the file has many. */
 export function readTokenizerConfig(json: string | object, file = 'tokenizer_config.json'): TokenizerConfig {
   const obj = parseJson(json, file);
@@ -95,14 +102,14 @@ export function readTokenizerConfig(json: string | object, file = 'tokenizer_con
   const addEos = optBool(obj, 'add_eos_token', file);
   if (addEos !== undefined) config.addEos = addEos;
   const tpl = obj.chat_template;
-  if (typeof tpl === 'string') config.chatTemplate = tpl;
+  if (typeof tpl === 'string') config.chatTemplate = compiled(tpl, file, 'chat_template');
   else if (Array.isArray(tpl)) {
     // transformers' named templates: [{"name": "default", "template": "..."}, {"name": "tool_use", ...}]
     for (const [i, t] of tpl.entries()) {
       if (!isObject(t) || typeof t.name !== 'string' || typeof t.template !== 'string') {
         throw new FormatError(file, `chat_template[${i}]`, `is ${describe(t)}, expected {"name": string, "template": string}`);
       }
-      if (t.name === 'default') config.chatTemplate = t.template;
+      if (t.name === 'default') config.chatTemplate = compiled(t.template, file, `chat_template[${i}].template`);
     }
   } else if (tpl !== undefined && tpl !== null) {
     throw new FormatError(file, 'chat_template', `is ${describe(tpl)}, expected a string or a list of {name, template}`);
@@ -155,7 +162,7 @@ function readSpaceHandling(root: Json, file: string): boolean {
       if (n.type === 'Prepend' && n.prepend === SPACE) prepend = true;
       else if (n.type === 'Replace' && isObject(n.pattern) && n.pattern.String === ' ' && n.content === SPACE) replaced = true;
       else {
-        throw new FormatError(file, `${field}.type`, `is ${describe(n.type)} (${JSON.stringify(n).slice(0, 80)}); only LLaMA's Prepend("▁") and Replace(" " → "▁") are supported`);
+        throw new FormatError(file, `${field}.type`, `is ${describe(n.type)} (${preview(n)}); only LLaMA's Prepend("▁") and Replace(" " → "▁") are supported`);
       }
     }
   }
@@ -296,7 +303,7 @@ export function parseTokenizerJson(json: string | object, opts: TokenizerJsonOpt
       return isObject(x) && isObject(x.SpecialToken) && typeof x.SpecialToken.id === 'string' ? x.SpecialToken.id : undefined;
     };
     if (seq < 0 || single.length > seq + 2 || seq > 1) {
-      throw new FormatError(file, 'post_processor.single', `is ${JSON.stringify(single).slice(0, 120)}; expected [BOS?] $A [EOS?]`);
+      throw new FormatError(file, 'post_processor.single', `is ${preview(single, 120)}; expected [BOS?] $A [EOS?]`);
     }
     const bosText = seq === 1 ? specialAt(0) : undefined;
     const eosText = single.length === seq + 2 ? specialAt(seq + 1) : undefined;
