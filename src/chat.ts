@@ -31,6 +31,8 @@ export interface ChatOptions {
 
 /** Stops a plain-transcript reply where the model starts writing the user's next turn. */
 export const PLAIN_STOPS = ['\nUser:', '\nuser:'];
+/** ChatOptions' names: a misspelled one (`sistem`) is an error, not a conversation without its system prompt. */
+const CHAT_OPTION_NAMES = ['system', 'format', 'sequence', 'onNotice'];
 
 /** The default format for a model named `modelName` with this tokenizer. */
 export function chooseFormat(modelName: string, tokenizer: Tokenizer): ChatFormat {
@@ -115,6 +117,7 @@ export class ChatSession {
   private onNotice: (message: string) => void;
 
   constructor(private runner: SequenceRunner, private tokenizer: Tokenizer, modelName: string, opts: ChatOptions = {}) {
+    for (const k of Object.keys(opts ?? {})) if (!CHAT_OPTION_NAMES.includes(k)) throw new OptionError(k, `is not a chat option (known: ${CHAT_OPTION_NAMES.join(', ')})`);
     this.format = opts.format ?? chooseFormat(modelName, tokenizer);
     if (this.format === 'template' && !tokenizer.vocab.chatTemplate) throw new OptionError('format', "is 'template' but the model file has no tokenizer.chat_template");
     if (opts.onNotice !== undefined && typeof opts.onNotice !== 'function') throw new OptionError('onNotice', 'must be a function');

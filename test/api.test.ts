@@ -213,6 +213,16 @@ args('misspelled load options and unknown kvCache values are option errors, nami
   m.dispose();
 });
 
+args('a misspelled chat option is an option error naming it', async () => {
+  const m = await loadModel(bundled, { contextLength: 32 });
+  try {
+    assert.throws(() => m.chat({ sistem: 'x' } as any), (e: Error) => e instanceof OptionError && /^option sistem: is not a chat option \(known: system, format, sequence, onNotice\)$/.test(e.message));
+    assert.is(m.chat({ system: 'x' }).messages.length, 1);
+  } finally {
+    m.dispose();
+  }
+});
+
 args('a file: URL (string or URL, percent-encoded) is the file it names', async () => {
   const d = join(tempDir(), 'a dir');
   mkdirSync(d);

@@ -41,7 +41,7 @@ export async function runChat(a: Parsed): Promise<void> {
     if (next.done) break; // end of input (lines already read are still answered)
     const line = next.value.trim();
     if (!line) continue;
-    if (Buffer.byteLength(line) > limit) { out.write(`(not sent: the message has more than ${limit} bytes, more than the context of ${model.contextLength} tokens can hold)\n`); continue; }
+    if (Buffer.byteLength(line) > limit) { process.stderr.write(`fairy2i-wasm: the message has more than ${limit} bytes, more than the context of ${model.contextLength} tokens can hold (not sent)\n`); continue; }
     if (line === '/exit' || line === '/quit') break;
     if (line === '/reset') { session.reset(); out.write('(conversation cleared)\n'); continue; }
     // A system prompt or a message that cannot fit is said in one line; the conversation goes on.

@@ -11,7 +11,7 @@ import type { FlagSpec } from './args.js';
 export const modelFlags: Record<string, FlagSpec> = {
   model: { type: 'string', alias: 'm', arg: 'file', help: 'Fairy2i model file (default: the bundled model)' },
   ctx: { type: 'int', alias: 'c', min: 1, arg: 'n', help: "context length to allocate (default: the model's)" },
-  threads: { type: 'int', min: 1, max: 256, arg: 'n', help: 'threads to run the model on (default: all cores; 1 for models too small to split)' },
+  threads: { type: 'int', min: 1, max: 256, arg: 'n', help: 'threads to run the model on, at most the cores available (default: all cores; 1 for models too small to split)' },
   precision: { type: 'string', choices: ['fast', 'exact'], default: 'fast', arg: 'fast|exact', help: "quantized linears' tables: 'fast' ~14-bit, 'exact' ~20-bit (~1.4x slower)" },
 };
 
