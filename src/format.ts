@@ -49,7 +49,7 @@ export type ShapeField = 'contextLength' | 'dim' | 'nLayers' | 'ffnDim' | 'nHead
  * and every value fits the u32 the file stores it in.
  */
 export const SHAPE_LIMITS: Record<ShapeField, number> = {
-  contextLength: 1 << 24, dim: 1 << 16, nLayers: 1 << 10, ffnDim: 1 << 18, nHeads: 1 << 12, nKvHeads: 1 << 12, headDim: 1 << 12, vocabSize: 1 << 22,
+  contextLength: 1 << 30, dim: 1 << 16, nLayers: 1 << 10, ffnDim: 1 << 18, nHeads: 1 << 12, nKvHeads: 1 << 12, headDim: 1 << 12, vocabSize: 1 << 22,
 };
 
 /**

@@ -85,8 +85,9 @@ t('chat with a hostile template in the model file: the API and the CLI give one-
     assert.match((err as Error).message, /tokenizer\.chat_template: rendering called range\(\) for 100000000 items/);
   } finally { m.dispose(); }
   const r = spawnSync(process.execPath, ['bin/fairy2i-wasm.js', 'chat', '-m', p, '-n', '2'], { input: 'hi\n', encoding: 'utf8', timeout: 60000 });
-  assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, /^fairy2i-wasm chat: .*tokenizer\.chat_template: rendering called range\(\)/);
+  // The turn fails with the message and chat goes on to the next line (here: the end of input).
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^fairy2i-wasm: .*tokenizer\.chat_template: rendering called range\(\)/);
   assert.is(r.stderr.trim().split('\n').length, 1);
 });
 

@@ -15,6 +15,7 @@
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { OptionError } from '../errors.js';
+import { notRegularFile } from '../node/file-source.js';
 
 const TEMP = /\.tmp-(\d+)$/;
 
@@ -33,7 +34,7 @@ export function resolveOutputTarget(target: string, inputs: string[]): string {
     st = statSync(real);
   } catch { /* does not exist yet: nothing to protect */ }
   if (st && !st.isFile()) {
-    throw new OptionError('-o/--output', `${target} is ${kindOf(st)}, not a regular file; convert writes a new model file and will not replace it (choose a file path)`);
+    throw new OptionError('-o/--output', `${target} is ${notRegularFile(st)}, not a regular file; convert writes a new model file and will not replace it (choose a file path)`);
   }
   if (st) {
     for (const input of inputs) {
@@ -63,15 +64,6 @@ function followLinks(path: string): string {
     p = resolve(dirname(p), readlinkSync(p));
   }
   throw new OptionError('-o/--output', `${path}: too many levels of symbolic links`);
-}
-
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isFIFO()) return 'a named pipe';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
 }
 
 /** Removes temporaries of dead converts in the folder of `target`; returns the paths removed. */

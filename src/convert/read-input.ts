@@ -4,6 +4,7 @@
 
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { Fairy2iError } from '../errors.js';
+import { notRegularFile } from '../node/file-source.js';
 
 /** A read-only fd of the regular file `path`; `what` says what it is for the message. */
 export function openInputFile(path: string, what: string): number {
@@ -14,10 +15,10 @@ export function openInputFile(path: string, what: string): number {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Fairy2iError('input', `${path}: cannot open the ${what} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code ?? (e as Error).message})`);
   }
-  const st = fstatSync(fd);
-  if (!st.isFile()) {
+  const kind = notRegularFile(fstatSync(fd));
+  if (kind) {
     closeSync(fd);
-    throw new Fairy2iError('input', `${path}: the ${what} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, expected a file`);
+    throw new Fairy2iError('input', `${path}: the ${what} is ${kind}, expected a file`);
   }
   return fd;
 }
