@@ -62,3 +62,15 @@ export function preview(v: unknown, max = 80): string {
   }
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
+
+/**
+ * A JSON field's value in words for an error (`the string "…"`, `number 3`, `an array`): short
+ * strings and numbers are shown so the user can find them; containers are only named.
+ */
+export function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}

@@ -14,7 +14,7 @@
 // merge list forgot that split (it never does for converted sentencepiece models).
 
 import { compileChatTemplate } from '../chat-template.js';
-import { FormatError, preview } from '../errors.js';
+import { describeJson, FormatError, preview } from '../errors.js';
 import { TokenType, type TokenizerVocab } from '../tokenizer.js';
 
 /** What tokenizer_config.json contributes (every field optional, as in the file). */
@@ -62,11 +62,6 @@ function parseJson(json: string | object, file: string): Json {
   return value as Json;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}` : `${typeof v} ${String(v)}`;
-}
 
 function isObject(v: unknown): v is Json {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -77,13 +72,13 @@ function tokenText(v: unknown, file: string, field: string): string | undefined 
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return v;
   if (isObject(v) && typeof v.content === 'string') return v.content;
-  throw new FormatError(file, field, `is ${describe(v)}, expected a string or {"content": string}`);
+  throw new FormatError(file, field, `is ${describeJson(v)}, expected a string or {"content": string}`);
 }
 
 function optBool(obj: Json, key: string, file: string): boolean | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw new FormatError(file, key, `is ${describe(v)}, expected true or false`);
+  if (typeof v !== 'boolean') throw new FormatError(file, key, `is ${describeJson(v)}, expected true or false`);
   return v;
 }
 
@@ -107,12 +102,12 @@ export function readTokenizerConfig(json: string | object, file = 'tokenizer_con
     // transformers' named templates: [{"name": "default", "template": "..."}, {"name": "tool_use", ...}]
     for (const [i, t] of tpl.entries()) {
       if (!isObject(t) || typeof t.name !== 'string' || typeof t.template !== 'string') {
-        throw new FormatError(file, `chat_template[${i}]`, `is ${describe(t)}, expected {"name": string, "template": string}`);
+        throw new FormatError(file, `chat_template[${i}]`, `is ${describeJson(t)}, expected {"name": string, "template": string}`);
       }
       if (t.name === 'default') config.chatTemplate = compiled(t.template, file, `chat_template[${i}].template`);
     }
   } else if (tpl !== undefined && tpl !== null) {
-    throw new FormatError(file, 'chat_template', `is ${describe(tpl)}, expected a string or a list of {name, template}`);
+    throw new FormatError(file, 'chat_template', `is ${describeJson(tpl)}, expected a string or a list of {name, template}`);
   }
   const bos = tokenText(obj.bos_token, file, 'bos_token');
   if (bos !== undefined) config.bosToken = bos;
@@ -150,7 +145,7 @@ function readSpaceHandling(root: Json, file: string): boolean {
   let replaced = false;
   const norm = root.normalizer;
   if (norm !== undefined && norm !== null) {
-    if (!isObject(norm)) throw new FormatError(file, 'normalizer', `is ${describe(norm)}, expected an object or null`);
+    if (!isObject(norm)) throw new FormatError(file, 'normalizer', `is ${describeJson(norm)}, expected an object or null`);
     const list: [unknown, string][] =
       norm.type === 'Sequence'
         ? Array.isArray(norm.normalizers)
@@ -158,27 +153,27 @@ function readSpaceHandling(root: Json, file: string): boolean {
           : (() => { throw new FormatError(file, 'normalizer.normalizers', 'is missing; expected a list'); })()
         : [[norm, 'normalizer']];
     for (const [n, field] of list) {
-      if (!isObject(n)) throw new FormatError(file, field, `is ${describe(n)}, expected an object`);
+      if (!isObject(n)) throw new FormatError(file, field, `is ${describeJson(n)}, expected an object`);
       if (n.type === 'Prepend' && n.prepend === SPACE) prepend = true;
       else if (n.type === 'Replace' && isObject(n.pattern) && n.pattern.String === ' ' && n.content === SPACE) replaced = true;
       else {
-        throw new FormatError(file, `${field}.type`, `is ${describe(n.type)} (${preview(n)}); only LLaMA's Prepend("▁") and Replace(" " → "▁") are supported`);
+        throw new FormatError(file, `${field}.type`, `is ${describeJson(n.type)} (${preview(n)}); only LLaMA's Prepend("▁") and Replace(" " → "▁") are supported`);
       }
     }
   }
   const pre = root.pre_tokenizer;
   if (pre !== undefined && pre !== null) {
     if (!isObject(pre) || pre.type !== 'Metaspace') {
-      throw new FormatError(file, 'pre_tokenizer.type', `is ${describe(isObject(pre) ? pre.type : pre)}; only null or Metaspace (LLaMA) is supported`);
+      throw new FormatError(file, 'pre_tokenizer.type', `is ${describeJson(isObject(pre) ? pre.type : pre)}; only null or Metaspace (LLaMA) is supported`);
     }
-    if (pre.replacement !== SPACE) throw new FormatError(file, 'pre_tokenizer.replacement', `is ${describe(pre.replacement)}, expected "▁"`);
+    if (pre.replacement !== SPACE) throw new FormatError(file, 'pre_tokenizer.replacement', `is ${describeJson(pre.replacement)}, expected "▁"`);
     if (pre.split === true) {
       throw new FormatError(file, 'pre_tokenizer.split', 'is true; sentencepiece BPE does not split at spaces before merging, so only false is supported');
     }
     replaced = true;
     const scheme = pre.prepend_scheme ?? (pre.add_prefix_space === false ? 'never' : 'always');
     if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') {
-      throw new FormatError(file, 'pre_tokenizer.prepend_scheme', `is ${describe(scheme)}, expected "always", "first" or "never"`);
+      throw new FormatError(file, 'pre_tokenizer.prepend_scheme', `is ${describeJson(scheme)}, expected "always", "first" or "never"`);
     }
     if (scheme !== 'never') prepend = true;
   }
@@ -193,9 +188,9 @@ export function parseTokenizerJson(json: string | object, opts: TokenizerJsonOpt
   const file = opts.file ?? 'tokenizer.json';
   const root = parseJson(json, file);
   const model = root.model;
-  if (!isObject(model)) throw new FormatError(file, 'model', `is ${describe(model)}, expected an object`);
+  if (!isObject(model)) throw new FormatError(file, 'model', `is ${describeJson(model)}, expected an object`);
   if (model.type !== 'BPE') {
-    throw new FormatError(file, 'model.type', `is ${describe(model.type)}, expected "BPE": only LLaMA's SentencePiece BPE tokenizer is supported`);
+    throw new FormatError(file, 'model.type', `is ${describeJson(model.type)}, expected "BPE": only LLaMA's SentencePiece BPE tokenizer is supported`);
   }
   if (model.ignore_merges === true) throw new FormatError(file, 'model.ignore_merges', 'is true; sentencepiece BPE always merges, so only false is supported');
   if (typeof model.dropout === 'number' && model.dropout > 0) {
@@ -203,22 +198,22 @@ export function parseTokenizerJson(json: string | object, opts: TokenizerJsonOpt
   }
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix']) {
     if (model[key] !== undefined && model[key] !== null && model[key] !== '') {
-      throw new FormatError(file, `model.${key}`, `is ${describe(model[key])}; sentencepiece BPE has none, only null is supported`);
+      throw new FormatError(file, `model.${key}`, `is ${describeJson(model[key])}; sentencepiece BPE has none, only null is supported`);
     }
   }
   const byteFallback = model.byte_fallback === true;
   const addSpacePrefix = readSpaceHandling(root, file);
 
   // Vocabulary: model.vocab plus added_tokens (which may extend it).
-  if (!isObject(model.vocab)) throw new FormatError(file, 'model.vocab', `is ${describe(model.vocab)}, expected an object {piece: id}`);
+  if (!isObject(model.vocab)) throw new FormatError(file, 'model.vocab', `is ${describeJson(model.vocab)}, expected an object {piece: id}`);
   const entries = Object.entries(model.vocab);
   const addedRaw = root.added_tokens ?? [];
-  if (!Array.isArray(addedRaw)) throw new FormatError(file, 'added_tokens', `is ${describe(addedRaw)}, expected a list`);
+  if (!Array.isArray(addedRaw)) throw new FormatError(file, 'added_tokens', `is ${describeJson(addedRaw)}, expected a list`);
   const total = entries.length + addedRaw.length;
   const tokens: (string | undefined)[] = [];
   const setToken = (id: unknown, piece: string, field: string) => {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= total) {
-      const shown = typeof id === 'number' ? String(id) : describe(id);
+      const shown = typeof id === 'number' ? String(id) : describeJson(id);
       throw new FormatError(file, field, `has id ${shown}, expected an integer in [0, ${total}) for ${JSON.stringify(piece)} (ids run from 0 without gaps)`);
     }
     const old = tokens[id];
@@ -230,7 +225,7 @@ export function parseTokenizerJson(json: string | object, opts: TokenizerJsonOpt
   const userDefined = new Set<number>();
   for (const [i, t] of addedRaw.entries()) {
     const field = `added_tokens[${i}]`;
-    if (!isObject(t) || typeof t.content !== 'string') throw new FormatError(file, field, `is ${describe(t)}, expected {"id": number, "content": string, ...}`);
+    if (!isObject(t) || typeof t.content !== 'string') throw new FormatError(file, field, `is ${describeJson(t)}, expected {"id": number, "content": string, ...}`);
     setToken(t.id, t.content, `${field}.id`);
     (t.special === true ? special : userDefined).add(t.id as number);
   }
@@ -244,7 +239,7 @@ export function parseTokenizerJson(json: string | object, opts: TokenizerJsonOpt
 
   // Scores from the merge ranks (see the header comment).
   const merges = model.merges;
-  if (!Array.isArray(merges)) throw new FormatError(file, 'model.merges', `is ${describe(merges)}, expected a list`);
+  if (!Array.isArray(merges)) throw new FormatError(file, 'model.merges', `is ${describeJson(merges)}, expected a list`);
   const scores = new Float32Array(n);
   const merged = new Uint8Array(n);
   for (let rank = 0; rank < merges.length; rank++) {
@@ -253,13 +248,13 @@ export function parseTokenizerJson(json: string | object, opts: TokenizerJsonOpt
     if (typeof m === 'string') {
       const sp = m.indexOf(' ');
       if (sp <= 0 || sp === m.length - 1 || m.indexOf(' ', sp + 1) >= 0) {
-        throw new FormatError(file, `model.merges[${rank}]`, `is ${describe(m)}, expected "left right" (two pieces separated by one space)`);
+        throw new FormatError(file, `model.merges[${rank}]`, `is ${describeJson(m)}, expected "left right" (two pieces separated by one space)`);
       }
       a = m.slice(0, sp);
       b = m.slice(sp + 1);
     } else if (Array.isArray(m) && m.length === 2) [a, b] = m;
     if (typeof a !== 'string' || typeof b !== 'string') {
-      throw new FormatError(file, `model.merges[${rank}]`, `is ${describe(m)}, expected "left right" or ["left", "right"]`);
+      throw new FormatError(file, `model.merges[${rank}]`, `is ${describeJson(m)}, expected "left right" or ["left", "right"]`);
     }
     for (const part of [a, b]) {
       if (!idOf.has(part)) throw new FormatError(file, `model.merges[${rank}]`, `uses ${JSON.stringify(part)}, which is not in model.vocab`);
@@ -294,7 +289,7 @@ export function parseTokenizerJson(json: string | object, opts: TokenizerJsonOpt
   const post = root.post_processor;
   if (post !== undefined && post !== null) {
     if (!isObject(post) || post.type !== 'TemplateProcessing' || !Array.isArray(post.single)) {
-      throw new FormatError(file, 'post_processor.type', `is ${describe(isObject(post) ? post.type : post)}; only null or TemplateProcessing (LLaMA's BOS template) is supported`);
+      throw new FormatError(file, 'post_processor.type', `is ${describeJson(isObject(post) ? post.type : post)}; only null or TemplateProcessing (LLaMA's BOS template) is supported`);
     }
     const single = post.single as unknown[];
     const seq = single.findIndex((x) => isObject(x) && 'Sequence' in x);

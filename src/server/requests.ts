@@ -6,6 +6,7 @@
 import type { ChatMessage } from '../chat.js';
 import type { SamplingOptions } from '../sampler.js';
 import { badField } from './api-error.js';
+import { describeJson } from '../errors.js';
 
 /** What both completion routes share, in the engine's terms. */
 export interface GenerationParams {
@@ -71,7 +72,7 @@ const given = (v: unknown) => v !== undefined && v !== null;
 function num(body: Body, name: string, rule: Rule): number | undefined {
   const v = body[name];
   if (!given(v)) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw badField(name, `must be a number, got ${describe(v)}`, 'invalid_type');
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw badField(name, `must be a number, got ${describeJson(v)}`, 'invalid_type');
   if (rule.kind === 'int' && !Number.isInteger(v)) throw badField(name, `must be an integer, got ${v}`, 'invalid_type');
   if (rule.min !== undefined && v < rule.min) throw badField(name, `must be >= ${rule.min}, got ${v}`);
   if (rule.max !== undefined && v > rule.max) throw badField(name, `must be <= ${rule.max}, got ${v}`);
@@ -81,24 +82,17 @@ function num(body: Body, name: string, rule: Rule): number | undefined {
 function bool(body: Body, name: string): boolean | undefined {
   const v = body[name];
   if (!given(v)) return undefined;
-  if (typeof v !== 'boolean') throw badField(name, `must be true or false, got ${describe(v)}`, 'invalid_type');
+  if (typeof v !== 'boolean') throw badField(name, `must be true or false, got ${describeJson(v)}`, 'invalid_type');
   return v;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
 
 function parseCommon(body: Body): GenerationParams {
   const stream = bool(body, 'stream') ?? false;
   let includeUsage = false;
   const so = body.stream_options;
   if (given(so)) {
-    if (typeof so !== 'object' || Array.isArray(so)) throw badField('stream_options', `must be an object, got ${describe(so)}`, 'invalid_type');
+    if (typeof so !== 'object' || Array.isArray(so)) throw badField('stream_options', `must be an object, got ${describeJson(so)}`, 'invalid_type');
     for (const k of Object.keys(so as Body)) if (k !== 'include_usage') throw badField(`stream_options.${k}`, 'is not a field of stream_options', 'unknown_parameter');
     includeUsage = bool(so as Body, 'include_usage') ?? false;
     if (!stream) throw badField('stream_options', 'is only allowed with stream: true');
@@ -107,7 +101,7 @@ function parseCommon(body: Body): GenerationParams {
   if (n !== undefined && n !== 1) throw badField('n', `must be 1 (this server returns one choice per request), got ${n}`, 'unsupported_value');
   const lb = body.logit_bias;
   if (given(lb)) {
-    if (typeof lb !== 'object' || Array.isArray(lb)) throw badField('logit_bias', `must be an object, got ${describe(lb)}`, 'invalid_type');
+    if (typeof lb !== 'object' || Array.isArray(lb)) throw badField('logit_bias', `must be an object, got ${describeJson(lb)}`, 'invalid_type');
     if (Object.keys(lb as Body).length) throw badField('logit_bias', 'is not supported by this server (only {} is accepted)', 'unsupported_parameter');
   }
   const sampling: SamplingOptions = {};
@@ -117,8 +111,8 @@ function parseCommon(body: Body): GenerationParams {
   }
   for (const name of IGNORED) {
     const v = body[name];
-    if (name === 'model' || name === 'user') { if (given(v) && typeof v !== 'string') throw badField(name, `must be a string, got ${describe(v)}`, 'invalid_type'); }
-    else if (name === 'metadata' && given(v) && (typeof v !== 'object' || Array.isArray(v))) throw badField(name, `must be an object, got ${describe(v)}`, 'invalid_type');
+    if (name === 'model' || name === 'user') { if (given(v) && typeof v !== 'string') throw badField(name, `must be a string, got ${describeJson(v)}`, 'invalid_type'); }
+    else if (name === 'metadata' && given(v) && (typeof v !== 'object' || Array.isArray(v))) throw badField(name, `must be an object, got ${describeJson(v)}`, 'invalid_type');
   }
   return { stream, includeUsage, maxTokens: num(body, 'max_tokens', { kind: 'int', min: 0 }), stop: parseStop(body.stop), sampling, logprobs: null, ignoreEos: bool(body, 'ignore_eos') ?? false };
 }
@@ -126,7 +120,7 @@ function parseCommon(body: Body): GenerationParams {
 function parseStop(v: unknown): string[] {
   if (!given(v)) return [];
   const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string')) throw badField('stop', `must be a string or an array of strings, got ${describe(v)}`, 'invalid_type');
+  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string')) throw badField('stop', `must be a string or an array of strings, got ${describeJson(v)}`, 'invalid_type');
   if (list.length > 16) throw badField('stop', `has ${list.length} strings, at most 16 are allowed`);
   return (list as string[]).filter((s) => s !== '');
 }
@@ -142,8 +136,8 @@ export function parseChatRequest(body: Body): ChatRequest {
   p.logprobs = lp ? (top ?? 0) : null;
   const rf = body.response_format;
   if (given(rf)) {
-    if (typeof rf !== 'object' || Array.isArray(rf)) throw badField('response_format', `must be an object, got ${describe(rf)}`, 'invalid_type');
-    if ((rf as Body).type !== 'text') throw badField('response_format', `only { type: 'text' } is supported, got type ${describe((rf as Body).type)}`, 'unsupported_value');
+    if (typeof rf !== 'object' || Array.isArray(rf)) throw badField('response_format', `must be an object, got ${describeJson(rf)}`, 'invalid_type');
+    if ((rf as Body).type !== 'text') throw badField('response_format', `only { type: 'text' } is supported, got type ${describeJson((rf as Body).type)}`, 'unsupported_value');
   }
   return { ...p, messages: parseMessages(body.messages) };
 }
@@ -151,16 +145,16 @@ export function parseChatRequest(body: Body): ChatRequest {
 const ROLES: Record<string, ChatMessage['role']> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
 
 function parseMessages(v: unknown): ChatMessage[] {
-  if (!Array.isArray(v)) throw badField('messages', v === undefined ? 'is required' : `must be an array, got ${describe(v)}`, v === undefined ? 'missing_required_parameter' : 'invalid_type');
+  if (!Array.isArray(v)) throw badField('messages', v === undefined ? 'is required' : `must be an array, got ${describeJson(v)}`, v === undefined ? 'missing_required_parameter' : 'invalid_type');
   if (v.length === 0) throw badField('messages', 'must hold at least one message');
   return v.map((m, i) => {
     const at = `messages[${i}]`;
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badField(at, `must be an object, got ${describe(m)}`, 'invalid_type');
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badField(at, `must be an object, got ${describeJson(m)}`, 'invalid_type');
     const { role, content, name, ...rest } = m as Body;
     const extra = Object.keys(rest);
     if (extra.length) throw badField(`${at}.${extra[0]}`, extra[0] === 'tool_calls' ? 'is not supported by this server' : 'is not a field of a message', 'unknown_parameter');
-    if (typeof role !== 'string' || !Object.hasOwn(ROLES, role)) throw badField(`${at}.role`, `must be 'system', 'developer', 'user' or 'assistant', got ${describe(role)}`);
-    if (given(name) && typeof name !== 'string') throw badField(`${at}.name`, `must be a string, got ${describe(name)}`, 'invalid_type');
+    if (typeof role !== 'string' || !Object.hasOwn(ROLES, role)) throw badField(`${at}.role`, `must be 'system', 'developer', 'user' or 'assistant', got ${describeJson(role)}`);
+    if (given(name) && typeof name !== 'string') throw badField(`${at}.name`, `must be a string, got ${describeJson(name)}`, 'invalid_type');
     return { role: ROLES[role], content: parseContent(content, `${at}.content`) };
   });
 }
@@ -168,12 +162,12 @@ function parseMessages(v: unknown): ChatMessage[] {
 /** A string, or text parts (`[{ type: 'text', text }]`) joined. */
 function parseContent(v: unknown, at: string): string {
   if (typeof v === 'string') return v;
-  if (!Array.isArray(v)) throw badField(at, `must be a string or an array of text parts, got ${describe(v)}`, 'invalid_type');
+  if (!Array.isArray(v)) throw badField(at, `must be a string or an array of text parts, got ${describeJson(v)}`, 'invalid_type');
   return v.map((part, j) => {
     const p = part as Body;
-    if (typeof part !== 'object' || part === null || Array.isArray(part)) throw badField(`${at}[${j}]`, `must be an object, got ${describe(part)}`, 'invalid_type');
-    if (p.type !== 'text') throw badField(`${at}[${j}].type`, `only 'text' parts are supported, got ${describe(p.type)}`, 'unsupported_value');
-    if (typeof p.text !== 'string') throw badField(`${at}[${j}].text`, `must be a string, got ${describe(p.text)}`, 'invalid_type');
+    if (typeof part !== 'object' || part === null || Array.isArray(part)) throw badField(`${at}[${j}]`, `must be an object, got ${describeJson(part)}`, 'invalid_type');
+    if (p.type !== 'text') throw badField(`${at}[${j}].type`, `only 'text' parts are supported, got ${describeJson(p.type)}`, 'unsupported_value');
+    if (typeof p.text !== 'string') throw badField(`${at}[${j}].text`, `must be a string, got ${describeJson(p.text)}`, 'invalid_type');
     return p.text;
   }).join('');
 }
@@ -196,14 +190,14 @@ function parsePrompt(v: unknown, vocabSize: number): string | number[] {
   if (typeof v === 'string') return v;
   if (Array.isArray(v) && v.every((t) => typeof t === 'number')) return tokenIds(v, 'prompt', vocabSize);
   if (Array.isArray(v) && v.length > 1 && v.every((t) => typeof t === 'string' || Array.isArray(t))) throw badField('prompt', 'holds several prompts; this server takes one per request', 'unsupported_value');
-  throw badField('prompt', `must be a string or an array of token ids, got ${describe(v)}`, 'invalid_type');
+  throw badField('prompt', `must be a string or an array of token ids, got ${describeJson(v)}`, 'invalid_type');
 }
 
 function tokenIds(v: unknown, name: string, vocabSize: number): number[] {
-  if (!Array.isArray(v)) throw badField(name, `must be an array of token ids, got ${describe(v)}`, 'invalid_type');
+  if (!Array.isArray(v)) throw badField(name, `must be an array of token ids, got ${describeJson(v)}`, 'invalid_type');
   for (let i = 0; i < v.length; i++) {
     const t = v[i];
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= vocabSize) throw badField(`${name}[${i}]`, `must be a token id in [0, ${vocabSize}), got ${describe(t)}`);
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= vocabSize) throw badField(`${name}[${i}]`, `must be a token id in [0, ${vocabSize}), got ${describeJson(t)}`);
   }
   return v as number[];
 }
@@ -211,7 +205,7 @@ function tokenIds(v: unknown, name: string, vocabSize: number): number[] {
 /** llama-server's /tokenize: { content, add_special?, with_pieces? }. */
 export function parseTokenizeRequest(body: Body): { content: string; addSpecial: boolean; withPieces: boolean } {
   checkKnown(body, new Set(['content', 'add_special', 'with_pieces']), '/tokenize');
-  if (typeof body.content !== 'string') throw badField('content', body.content === undefined ? 'is required' : `must be a string, got ${describe(body.content)}`, 'invalid_type');
+  if (typeof body.content !== 'string') throw badField('content', body.content === undefined ? 'is required' : `must be a string, got ${describeJson(body.content)}`, 'invalid_type');
   return { content: body.content, addSpecial: bool(body, 'add_special') ?? false, withPieces: bool(body, 'with_pieces') ?? false };
 }
 
