@@ -83,7 +83,7 @@ export function tableBlocks(m: i32): i32 {
 // @ts-ignore: decorator
 @inline
 function qmax(L: i32): f32 {
-  return L == 1 ? 63 : L == 2 ? 8127 : 1040319;
+  return L == 1 ? 127 : 1040319;
 }
 
 /** Offset of the entries in a tables region: header, then one f32 scale per block. */
@@ -122,6 +122,10 @@ function entryIm(a: f32, b: f32, u: i32, w: i32, sur: f32, sui: f32, swr: f32, s
 // @ts-ignore: decorator
 @inline
 function storeDigits(p: usize, v: i32, L: i32): void {
+  if (L == 1) { // one entry at the full ±127 range, biased: 1..255
+    store<u8>(p, <u8>(v + 128));
+    return;
+  }
   for (let l = L - 1; l >= 0; l--) {
     const d = ((v + 64) & 127) - 64;
     store<u8>(p + <usize>(l << 5), <u8>(d + 64)); // biased: 0..127
@@ -181,7 +185,7 @@ function digitLanes(w: v128, shift: i32, top: bool): v128 {
 // @ts-ignore: decorator
 @inline
 function digitBytes(w0: v128, w1: v128, w2: v128, w3: v128, shift: i32, top: bool): v128 {
-  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(digitLanes(w0, shift, top), digitLanes(w1, shift, top)),
+  return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(digitLanes(w0, shift, top), digitLanes(w1, shift, top)),
     i16x8.narrow_i32x4_s(digitLanes(w2, shift, top), digitLanes(w3, shift, top)));
 }
 
@@ -211,10 +215,7 @@ function level4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3:
 function part4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3: v128,
   b0: v128, b1: v128, b2: v128, b3: v128, inv: v128, L: i32): void {
   if (L == 1) {
-    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 64, 0, true);
-  } else if (L == 2) {
-    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 8256, 7, true);
-    level4(dst + 32, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 8256, 0, false);
+    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 128, 0, true);
   } else {
     level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 1056832, 14, true);
     level4(dst + 32, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 1056832, 7, false);
@@ -362,13 +363,13 @@ function pass3(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
     const c = v128.load(cp);
     const lo = v128.and(c, M);
     const hi = v128.and(i16x8.shr_u(c, 4), M);
-    let v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
+    let v = i8x16.add(lookup(v128.load(tp), lo), lookup(v128.load(tp, 16), hi));
     e0 = i16x8.add(e0, v128.and(v, LOW));
     o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 32), lo), i8x16.swizzle(v128.load(tp, 48), hi));
+    v = i8x16.add(lookup(v128.load(tp, 32), lo), lookup(v128.load(tp, 48), hi));
     e1 = i16x8.add(e1, v128.and(v, LOW));
     o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 64), lo), i8x16.swizzle(v128.load(tp, 80), hi));
+    v = i8x16.add(lookup(v128.load(tp, 64), lo), lookup(v128.load(tp, 80), hi));
     e2 = i16x8.add(e2, v128.and(v, LOW));
     o2 = i16x8.add(o2, i16x8.shr_u(v, 8));
     cp += 16;
@@ -386,14 +387,14 @@ function pass3(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
 /** Rows 0..7 as i16 lanes from even rows (0, 2, .., 14) and odd rows (1, 3, .., 15). */
 // @ts-ignore: decorator
 @inline
-export function rowsLow(e: v128, o: v128): v128 {
+function rowsLow(e: v128, o: v128): v128 {
   return i8x16.shuffle(e, o, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
 }
 
 /** Rows 8..15, as rowsLow. */
 // @ts-ignore: decorator
 @inline
-export function rowsHigh(e: v128, o: v128): v128 {
+function rowsHigh(e: v128, o: v128): v128 {
   return i8x16.shuffle(e, o, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 
@@ -408,97 +409,68 @@ function flush3(yp: usize, a0: v128, a1: v128, a2: v128, dv: v128): void {
 }
 
 /**
- * One block of a full tile at L = 2, Re and Im in one pass over the codes (records 128 bytes
- * apart: Re levels 0, 1 then Im levels 0, 1, 32 bytes each): y_re[0..16) and y_im[0..16) += d · Σ.
- * The 8 accumulators and their temporaries fit V8's 15 free xmm registers on x86-64, so unlike
- * L = 3 the codes are loaded and split into nibbles once for both parts (30 % faster than two
- * passes; unrolled by two it spills and is 5 % slower).
- */
-// @ts-ignore: decorator
-@inline
-function pass2(yr: usize, yi: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
-  const M = i8x16.splat(15);
-  let e0 = i16x8.splat(0), o0 = i16x8.splat(0), e1 = i16x8.splat(0), o1 = i16x8.splat(0);
-  let f0 = i16x8.splat(0), p0 = i16x8.splat(0), f1 = i16x8.splat(0), p1 = i16x8.splat(0);
-  for (let i = 0; i < cnt; i++) {
-    const c = v128.load(cp);
-    const lo = v128.and(c, M);
-    const hi = v128.and(i16x8.shr_u(c, 4), M);
-    let v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
-    e0 = i16x8.add(e0, v);
-    o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 32), lo), i8x16.swizzle(v128.load(tp, 48), hi));
-    e1 = i16x8.add(e1, v);
-    o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 64), lo), i8x16.swizzle(v128.load(tp, 80), hi));
-    f0 = i16x8.add(f0, v);
-    p0 = i16x8.add(p0, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 96), lo), i8x16.swizzle(v128.load(tp, 112), hi));
-    f1 = i16x8.add(f1, v);
-    p1 = i16x8.add(p1, i16x8.shr_u(v, 8));
-    cp += 16;
-    tp += 128;
-  }
-  e0 = evenSums(e0, o0); e1 = evenSums(e1, o1); f0 = evenSums(f0, p0); f1 = evenSums(f1, p1);
-  const dv = f32x4.splat(d);
-  const bias = i16x8.splat(<i16>(cnt << 7));
-  e0 = i16x8.sub(e0, bias); o0 = i16x8.sub(o0, bias); e1 = i16x8.sub(e1, bias); o1 = i16x8.sub(o1, bias);
-  f0 = i16x8.sub(f0, bias); p0 = i16x8.sub(p0, bias); f1 = i16x8.sub(f1, bias); p1 = i16x8.sub(p1, bias);
-  flush2(yr, rowsLow(e0, o0), rowsLow(e1, o1), dv, dv);
-  flush2(yr + 32, rowsHigh(e0, o0), rowsHigh(e1, o1), dv, dv);
-  flush2(yi, rowsLow(f0, p0), rowsLow(f1, p1), dv, dv);
-  flush2(yi + 32, rowsHigh(f0, p0), rowsHigh(f1, p1), dv, dv);
-}
-
-/**
  * Σ of the even bytes' u8 values per u16 lane, from raw (Σ of whole u16 lanes, even + 256·odd, mod
  * 2^16) and odd (Σ of the odd bytes): exact while that sum is below 2^15 (at most 128 adds of 254).
  */
 // @ts-ignore: decorator
 @inline
-export function evenSums(raw: v128, odd: v128): v128 {
+function evenSums(raw: v128, odd: v128): v128 {
   return i16x8.sub(raw, i16x8.shl(odd, 8));
 }
 
 /**
- * y[0..8) at yp += d · f32(acc_0 · 128 + acc_1) for 8 lanes of i16 level sums (rows here, vectors in
- * cmatbatch), d of lanes 0..3 in dLow and of 4..7 in dHigh.
+ * One block of a full tile at L = 1 (int8 entries at ±127, records 64 bytes apart: Re low/high
+ * nibble, then Im), both parts in one pass over the codes. Each looked-up byte (v + 128, 1..255)
+ * sums in i16 as pass2's raw lanes on its own: two full-range entries do not fit a byte together
+ * (7-bit entries that add in u8 first, and T-MAC's avgr_u of the two, were measured and left; see
+ * the header). At most 2·128 adds of 255 per lane: the even sums stay below 2^16, and with the bias
+ * (256 per code vector) off they fit i16.
  */
 // @ts-ignore: decorator
 @inline
-export function flush2(yp: usize, a0: v128, a1: v128, dLow: v128, dHigh: v128): void {
-  let q = i32x4.add(i32x4.shl(i32x4.extend_low_i16x8_s(a0), 7), i32x4.extend_low_i16x8_s(a1));
-  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dLow, f32x4.convert_i32x4_s(q))));
-  q = i32x4.add(i32x4.shl(i32x4.extend_high_i16x8_s(a0), 7), i32x4.extend_high_i16x8_s(a1));
-  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dHigh, f32x4.convert_i32x4_s(q))), 16);
-}
-
-/** pass3 at L = 1 (records 64 bytes apart). */
-// @ts-ignore: decorator
-@inline
-function pass1(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
+function pass1(yr: usize, yi: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
   const M = i8x16.splat(15);
-  const LOW = i16x8.splat(0xff);
-  let e0 = i16x8.splat(0), o0 = i16x8.splat(0);
+  let e0 = i16x8.splat(0), o0 = i16x8.splat(0), f0 = i16x8.splat(0), p0 = i16x8.splat(0);
   for (let i = 0; i < cnt; i++) {
     const c = v128.load(cp);
     const lo = v128.and(c, M);
     const hi = v128.and(i16x8.shr_u(c, 4), M);
-    const v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
-    e0 = i16x8.add(e0, v128.and(v, LOW));
-    o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
+    let v = lookup(v128.load(tp), lo), w = lookup(v128.load(tp, 16), hi);
+    e0 = i16x8.add(i16x8.add(e0, v), w);
+    o0 = i16x8.add(i16x8.add(o0, i16x8.shr_u(v, 8)), i16x8.shr_u(w, 8));
+    v = lookup(v128.load(tp, 32), lo); w = lookup(v128.load(tp, 48), hi);
+    f0 = i16x8.add(i16x8.add(f0, v), w);
+    p0 = i16x8.add(i16x8.add(p0, i16x8.shr_u(v, 8)), i16x8.shr_u(w, 8));
     cp += 16;
     tp += 64;
   }
+  const bias = i16x8.splat(<i16>(cnt << 8));
+  e0 = i16x8.sub(evenSums(e0, o0), bias); o0 = i16x8.sub(o0, bias);
+  f0 = i16x8.sub(evenSums(f0, p0), bias); p0 = i16x8.sub(p0, bias);
   const dv = f32x4.splat(d);
-  const bias = i16x8.splat(<i16>(cnt << 7));
-  e0 = i16x8.sub(e0, bias);
-  o0 = i16x8.sub(o0, bias);
-  const a = rowsLow(e0, o0), b = rowsHigh(e0, o0);
+  flush1(yr, rowsLow(e0, o0), dv);
+  flush1(yr + 32, rowsHigh(e0, o0), dv);
+  flush1(yi, rowsLow(f0, p0), dv);
+  flush1(yi + 32, rowsHigh(f0, p0), dv);
+}
+
+/** y[0..8) at yp += d · f32(q) for 8 rows of i16 sums q. */
+// @ts-ignore: decorator
+@inline
+function flush1(yp: usize, a: v128, dv: v128): void {
   v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a)))));
   v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a)))), 16);
-  v128.store(yp, f32x4.add(v128.load(yp, 32), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b)))), 32);
-  v128.store(yp, f32x4.add(v128.load(yp, 48), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b)))), 48);
+}
+
+/**
+ * Entry lookup of 16 rows: idx is always 0..15 (a nibble), where i8x16.relaxed_swizzle is
+ * deterministic and equal to i8x16.swizzle; V8 lowers the latter with an extra paddusb on x86-64.
+ */
+// @ts-ignore: decorator
+@inline
+function lookup(table: v128, idx: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(table, idx);
+  return i8x16.swizzle(table, idx);
 }
 
 /**
@@ -522,14 +494,11 @@ function tilesFast(yre: usize, yim: usize, cp: usize, tileBytes: usize, G: i32, 
     const d = load<f32>(dp);
     for (let g = 0; g < G; g++) {
       const c = cp + <usize>g * tileBytes, yr = yre + (<usize>g << 6), yi = yim + (<usize>g << 6);
-      if (L == 2) {
-        pass2(yr, yi, c, tp, cnt, d);
-      } else if (L == 3) {
+      if (L == 3) {
         pass3(yr, c, tp, cnt, d);
         pass3(yi, c, tp + 96, cnt, d);
       } else {
-        pass1(yr, c, tp, cnt, d);
-        pass1(yi, c, tp + 32, cnt, d);
+        pass1(yr, yi, c, tp, cnt, d);
       }
     }
     cp += blockCodes;
@@ -550,6 +519,7 @@ function tileRef(y: usize, tables: usize, codes: usize, n: i32, m: i32, S: i32, 
     for (let p0 = 0; p0 < P; p0 += BLOCK_PAIRS) {
       let qr = 0, qi = 0;
       const p1 = min(P, p0 + BLOCK_PAIRS);
+      const d = load<f32>(tables + TAB_HEADER + (<usize>(p0 / BLOCK_PAIRS) << 2));
       for (let p = p0; p < p1; p++) {
         for (let s = 0; s < S; s++) {
           const byte = <i32>load<u8>(tile + (<usize>(p * S + s) << 4) + <usize>(r & 15));
@@ -557,7 +527,11 @@ function tileRef(y: usize, tables: usize, codes: usize, n: i32, m: i32, S: i32, 
           for (let h = 0; h < 2; h++) {
             const e = <usize>((byte >> (h << 2)) & 15) + (<usize>h << 4);
             let vr = 0, vi = 0;
-            for (let l = 0; l < L; l++) {
+            if (L == 1) { // one biased byte
+              vr = <i32>load<u8>(tr + e) - 128;
+              vi = <i32>load<u8>(tr + (rec >> 1) + e) - 128;
+            }
+            for (let l = 0; l < L && L > 1; l++) {
               vr = (vr << 7) + <i32>load<u8>(tr + (<usize>l << 5) + e) - 64;
               vi = (vi << 7) + <i32>load<u8>(tr + (rec >> 1) + (<usize>l << 5) + e) - 64;
             }
@@ -566,7 +540,6 @@ function tileRef(y: usize, tables: usize, codes: usize, n: i32, m: i32, S: i32, 
           }
         }
       }
-      const d = load<f32>(tables + TAB_HEADER + (<usize>(p0 / BLOCK_PAIRS) << 2));
       yr += d * <f32>qr;
       yi += d * <f32>qi;
     }

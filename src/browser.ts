@@ -5,6 +5,7 @@ import { Model } from './model.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import type { LoadOptions, ModelSource } from './node.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
+import { WASM_FILES, pickBuild, type WasmBuild, type WasmInput } from './wasm.js';
 
 export { Model } from './model.js';
 export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
@@ -14,16 +15,15 @@ export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js'
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
 export { threadTuning as _threadTuning } from './threads.js';
 
-let defaultWasm: Promise<WebAssembly.Module> | null = null;
-/** The engine's wasm next to this bundle (../build/fairy2i.wasm); pass `wasm` where that is not served. */
-export function wasmModule(): Promise<WebAssembly.Module> {
-  defaultWasm ??= (async () => {
-    const url = new URL('../build/fairy2i.wasm', import.meta.url);
+const builds: Partial<Record<WasmBuild, Promise<WebAssembly.Module>>> = {};
+/** One of the engine's builds next to this bundle (../build/*.wasm); pass `wasm` where they are not served. */
+export function wasmModule(build: WasmBuild = pickBuild('auto')!): Promise<WebAssembly.Module> {
+  return builds[build] ??= (async () => {
+    const url = new URL(`../build/${WASM_FILES[build]}`, import.meta.url);
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status} (pass the wasm with the 'wasm' option)`);
     return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
   })();
-  return defaultWasm;
 }
 
 async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
@@ -66,5 +66,6 @@ const webThreads: ThreadPlatform = {
 
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
-  return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, webThreads);
+  const build = pickBuild(opts.wasm);
+  return Model.load(await toSource(source, opts.signal), build ? await wasmModule(build) : (opts.wasm as WasmInput), opts, webThreads);
 }

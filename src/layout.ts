@@ -67,8 +67,8 @@ function kvBytesFor(c: ModelConfig, ctx: number, kv: KvType): number {
  * linear_codes_scratch_bytes; keep in sync; tested): the most either precision uses.
  * - 'exact': T vectors' tables at 3 digit levels, each a 64-byte header, one f32 per block of 64
  *   inputs (padded to 64 bytes), then 192 bytes per input pair and stage;
- * - 'fast': T vectors' tables at 2 levels (128 bytes per pair and stage), then for each whole group
- *   of 16 vectors their transposed tables (cmatbatch.ts: 64 bytes per block, padded, then 2 KiB per
+ * - 'fast': T vectors' int8 tables (1 level, 64 bytes per pair and stage), then for each whole group
+ *   of 16 vectors their transposed tables (cmatbatch.ts: 64 bytes per block, padded, then 1 KiB per
  *   pair and stage).
  * m: complex inputs.
  */
@@ -76,7 +76,7 @@ export function kernelScratchBytes(m: number, stages: number, T: number): number
   const pairs = Math.ceil(m / 2), blocks = Math.ceil(pairs / 32);
   const perVector = (levels: number) => 64 + up(4 * blocks) + pairs * stages * 64 * levels;
   const exact = T * perVector(3);
-  const fast = T * perVector(2) + Math.floor(T / 16) * (up(64 * blocks) + pairs * stages * 2048);
+  const fast = T * perVector(1) + Math.floor(T / 16) * (up(64 * blocks) + pairs * stages * 1024);
   return Math.max(exact, fast);
 }
 

@@ -6,7 +6,7 @@ import { Model, type ModelLoadOptions } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import { nodeThreads } from './node/threads.js';
-import type { WasmInput } from './wasm.js';
+import { WASM_FILES, pickBuild, type WasmBuild, type WasmInput } from './wasm.js';
 
 export { Model } from './model.js';
 export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
@@ -18,14 +18,19 @@ export { threadTuning as _threadTuning } from './threads.js';
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Response;
 
 export interface LoadOptions extends ModelLoadOptions {
-  /** The engine's wasm: a compiled module or its bytes. @default build/fairy2i.wasm of this package */
-  wasm?: WasmInput;
+  /**
+   * The engine's wasm: 'auto' (the relaxed-SIMD build where the runtime runs relaxed SIMD, else the
+   * SIMD128 one), 'relaxed' or 'simd128' to force a build of this package, or a compiled module or its bytes.
+   * @default 'auto'
+   */
+  wasm?: WasmInput | WasmBuild | 'auto';
 }
 
-let defaultWasm: Promise<WebAssembly.Module> | null = null;
-export function wasmModule(): Promise<WebAssembly.Module> {
-  defaultWasm ??= readFile(new URL('../build/fairy2i.wasm', import.meta.url)).then((b) => WebAssembly.compile(b));
-  return defaultWasm;
+const builds: Partial<Record<WasmBuild, Promise<WebAssembly.Module>>> = {};
+/** The compiled module of one of this package's builds (default: the one 'auto' picks). */
+export function wasmModule(build: WasmBuild = pickBuild('auto')!): Promise<WebAssembly.Module> {
+  builds[build] ??= readFile(new URL(`../build/${WASM_FILES[build]}`, import.meta.url)).then((b) => WebAssembly.compile(b));
+  return builds[build];
 }
 
 export async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
@@ -38,7 +43,8 @@ export async function toSource(source: ModelSource, signal?: AbortSignal): Promi
 
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
-  return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, nodeThreads);
+  const build = pickBuild(opts.wasm);
+  return Model.load(await toSource(source, opts.signal), build ? await wasmModule(build) : (opts.wasm as WasmInput), opts, nodeThreads);
 }
 
 /** A file shipped in the package's models/ folder (same relative path from src/ and dist/). */
