@@ -14,7 +14,8 @@
 // Kernels, all with the row range [r0, r1) the threads split on:
 //   cmatvec_ref      exact f32, scalar: the engine's reference path (set_kernel(0)).
 //   cmatvec_prepare  per input vector: activation tables (below) into a scratch region.
-//   cmatvec          the fast path: table lookups with i8x16.swizzle, integer accumulation.
+//   cmatvec          the fast path: table lookups with i8x16.swizzle (relaxed_swizzle in the
+//                    relaxed-SIMD build), integer accumulation.
 //   cmatvec_lut_ref  scalar twin of cmatvec on the same tables: bit-identical results.
 //   cmatmul / _ref   T vectors over the codes of a tile while it is in cache.
 //
@@ -25,30 +26,45 @@
 // so a 16-entry table per input and stage (scales folded in, built once per input vector)
 // turns each nibble into one lookup: a swizzle looks up 16 rows at once, for Re and for Im.
 //
-// Exactness. Table entries are integers v = round(T/d_b) with one scale d_b per block of 64
-// inputs (32 pairs), |v| <= Q_L = 63·(128^L − 1)/127, stored as L balanced base-128 digits in
-// [−64, 63] (most significant first; each byte holds digit + 64), so v = Σ_l digit_l · 128^(L−1−l).
-// A row sums its digits per level in i16 (the two of one 16-byte code vector added in u8 first),
-// per block of at most 32·S <= 128 code vectors (see pass3), then forms the exact i32
-// Σ_l sum_l·128^(L−1−l) and adds d_b·f32(that) to y. The rounding of entries is the only
-// approximation: per lookup at most d_b/2 = max|T| over the block / (2·Q_L).
-//   L = 2 (Q = 8127, ~14 bits): the engine's default (precision 'fast'). Against the exact f32
-//     reference on the golden models: top-1 agreement 99.7-100 % and perplexity within 0.06 %
-//     (the criteria: 99.5 % and 0.5 %); logits within ~2e-3·max|logit| of the float64
-//     goldens. Measured by emulating Q from 63 to 32767: 13 bits (Q = 4095) already flips 3 of the
-//     320 stories260K V1 positions, 14 bits flips at most 1, so 2 levels is the cheapest that holds.
-//   L = 3 (Q = 1040319, ~20 bits): precision 'exact'. Logits within 2.5e-5·max|logit| of the
-//     float64 goldens (the f32 reference: 2.7e-6; the engine tests allow 1e-3), same arg-max
-//     everywhere.
-//   L = 1 (Q = 63, int8 tables): 0.1-0.2·max|logit| and 83-90 % top-1 agreement on those small
-//     models. Kept for measurement (bench/kernels.ts), not used.
+// Exactness. Table entries are integers v = round(T/d_b) with one scale d_b = max|T| / Q per block
+// of 64 inputs (32 pairs), the entry's scales folded in. Two arithmetics (set_kernel):
+//   L = 1, precision 'fast' (the default): int8 entries at the full ±127 range (Q = 127), stored
+//     v + 128 (1..255). Each looked-up byte sums in i16 on its own (pass1), d_b·f32(Σ) per block.
+//     Per lookup at most d_b/2 off. This is how the field runs low-bit weights (llama.cpp's TQ2_0
+//     and bitnet.cpp quantize activations to int8, T-MAC its tables) and it is judged the same way:
+//     on the bundled trained QAT W2 model against 'exact' (bench/precision.ts, all 20 319 held-out
+//     positions and 1792 of English prose; test/precision.test.ts checks a sample): perplexity
+//     +0.045 % / −0.001 %, mean KL 2.3e-4 / 2.7e-4 nats, top-1 agreement 98.9 % / 98.4 % (the
+//     issue's budget: 0.5 %, 0.003, 95 %). On the tiny post-training-quantized goldens only a
+//     sanity check holds (perplexity within 2 %: 0.4-1.4 % measured; top-1 90-100 %).
+//   L = 3, precision 'exact': Q = 1040319 (~20 bits) as three balanced base-128 digits in [−64, 63]
+//     (most significant first, each byte digit + 64), v = Σ_l digit_l · 128^(2−l); a row sums each
+//     level in i16 (a code vector's two digits added in u8 first), then the exact i32 Σ_l
+//     sum_l·128^(2−l). Logits within 2.5e-5·max|logit| of the float64 goldens (the f32 reference:
+//     2.7e-6; the engine tests allow 1e-3), same arg-max everywhere.
+// Measured for the choice of 'fast' (2026-12-02, same model and texts; decode kernel at 4096x4096,
+// S = 2, one thread, bench/kernels.ts, codes GB/s, fastest of interleaved rounds; the runs moved by
+// ±20 % on the shared machine):
+//   - 14-bit tables (2 digit levels, the previous 'fast', 39 vector ops per 16 code bytes): KL 6e-8,
+//     top-1 100 %; 2.7-3.7 GB/s. Removed: no precision uses it.
+//   - 7-bit entries (Q = 63) whose two lookups add in u8 before widening, one pass for Re and Im
+//     (15 ops + 4 paddusb): KL 8.6e-4 / 1.0e-3, top-1 97.7 % / 97.5 %, perplexity +0.07 %;
+//     7.2-7.6 GB/s (the same as ±127 within the noise of four alternating runs).
+//   - ±127 entries averaged pairwise with i8x16.avgr_u (T-MAC's fast aggregation, the bias of its
+//     rounding corrected by cnt/2): KL 2.2e-3 / 2.65e-3, top-1 96.4 % / 95.9 %, perplexity +0.33 %:
+//     most entries of a block are small (its scale follows its largest input), so the parity of a
+//     sum is not uniform and the correction leaves a bias; no faster than the 7-bit entries.
+//   - ±127 entries, each lookup widened on its own (chosen: 19 ops + 4 paddusb): 6.3-7.8 GB/s, 2.3-2.8x
+//     the 14-bit tables, with 4x less KL than the 7-bit entries for the same speed.
+// Keeping the scales out of the entries (a plain ±a/±b per entry, one accumulator per scale) would
+// need 4 accumulators per part and stage instead of 1: more ops per byte, not fewer.
 //
-// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W): 1 load, 3 for the nibbles
-// (and; i16x8.shr_u + and), and per level and part (Re, Im) 2 table loads, 2 swizzles (V8 adds a
-// paddusb to each on x86-64), 1 u8 add, an and, a shift and 2 i16 adds. At L = 2 both parts run in
-// one pass (pass2: 39 vector ALU ops, ~3.8 GB/s of codes per thread on the 2-core EPYC); at L = 3 the
-// 12 accumulators would spill, so Re and Im are two passes over the block's codes (at most 2 KiB, in
-// L1), 62 ops (~2.6 GB/s). The kernel is bound by that instruction count, not by memory.
+// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W) at L = 1 (pass1): 1 load, 3 ops for
+// the nibbles (and; i16x8.shr_u + and), and per part (Re, Im) 2 table loads, 2 swizzles (V8 puts a
+// paddusb before each on x86-64; the relaxed-SIMD build's i8x16.relaxed_swizzle is a bare pshufb,
+// deterministic for these 4-bit indices), 2 shifts and 4 i16 adds: 19 vector ops (+4 paddusb in the
+// SIMD128 build). At L = 3 the 12 accumulators would spill, so Re and Im are two passes over the
+// block's codes (at most 2 KiB, in L1), 62 ops (~2.1-2.6 GB/s).
 
 
 /** Rows per tile. */

@@ -58,6 +58,7 @@ export async function goldenCheck({ loadModel, model: source, readGolden, runtim
     const model = await loadModel(source, { ...loadOptions, precision, onNotice: (m) => report.notices.push(m) });
     report.timingsMs[`load_${precision}`] = now() - t0;
     report.threads = model.threads;
+    report.wasm = model.wasmBuild;
     try {
       const V = model.config.vocabSize;
 
