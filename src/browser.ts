@@ -1,19 +1,22 @@
 // The library entry for browsers and edge runtimes: the same API as src/node.ts, with models from a
 // URL, a Response or bytes (there are no file paths here).
 
+import { checkLoadOptions } from './load-options.js';
 import { Model } from './model.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
-import type { LoadOptions, ModelSource } from './node.js';
+import type { LoadOptions, ModelSource } from './types.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
 import { WASM_FILES, pickBuild, type WasmBuild, type WasmInput } from './wasm.js';
 
 export { Model } from './model.js';
-export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
-export type { LoadOptions, ModelSource } from './node.js';
+export { Sequence } from './sequence.js';
+export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
 export { threadTuning as _threadTuning } from './threads.js';
+/** Internal, not part of the API (may change): the sampler's PRNG; the cross-runtime tests check its pinned outputs. */
+export { Rng as _Rng } from './sampler.js';
 
 const builds: Partial<Record<WasmBuild, Promise<WebAssembly.Module>>> = {};
 /** One of the engine's builds next to this bundle (../build/*.wasm); pass `wasm` where they are not served. */
@@ -66,6 +69,7 @@ const webThreads: ThreadPlatform = {
 
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  checkLoadOptions(opts);
   const build = pickBuild(opts.wasm);
   return Model.load(await toSource(source, opts.signal), build ? await wasmModule(build) : (opts.wasm as WasmInput), opts, webThreads);
 }

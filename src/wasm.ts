@@ -8,11 +8,13 @@
 // a worker does, which is where src/threads.ts falls back to one thread.
 
 import { Fairy2iError, OptionError } from './errors.js';
+import type { EngineSizes } from './layout.js';
 
 export interface Fairy2iExports {
   memory: WebAssembly.Memory;
   forward(desc: number, token: number, pos: number, logits: number): void;
-  forward_batch(desc: number, tokens: number, T: number, pos0: number, logits: number, all: number): void;
+  /** A batch: tokens, positions, sequences (i32 arrays of T), logits rows for the nOut tokens listed at outs. */
+  forward_batch(desc: number, tokens: number, pos: number, seqs: number, T: number, logits: number, outs: number, nOut: number): void;
   /** Table digit levels of the quantized linears (1: int8, or 3; 0: the scalar reference), for this instance's calls. */
   set_kernel(levels: number): void;
   /** 1 in the relaxed-SIMD build, 0 in the SIMD128 one. */
@@ -21,6 +23,9 @@ export interface Fairy2iExports {
   threads_stop(ctrl: number): void;
   bandwidth_read(ptr: number, bytes: number, reps: number): number;
   heap_base(): number;
+  ctrl_bytes(): number;
+  cmatbatch_scratch_bytes(): number;
+  linear_codes_scratch_bytes(m: number, S: number, T: number): number;
 }
 
 export type WasmInput = WebAssembly.Module | ArrayBuffer | Uint8Array;
@@ -55,7 +60,7 @@ export function relaxedSimdSupported(): boolean {
 /** The build a loadModel `wasm` option names (default 'auto'), or null when it is a module or bytes. */
 export function pickBuild(request: WasmInput | WasmBuild | 'auto' | undefined): WasmBuild | null {
   if (request !== undefined && typeof request !== 'string') return null;
-  const r = request ?? 'auto';
+  const r = (request ?? 'auto') as WasmBuild | 'auto';
   if (!WASM_BUILDS.includes(r)) throw new OptionError('wasm', `is ${JSON.stringify(r)}, expected 'auto', 'relaxed', 'simd128', a WebAssembly.Module or the bytes of a .wasm`);
   if (r === 'auto') return relaxedSimdSupported() ? 'relaxed' : 'simd128';
   if (r === 'relaxed' && !relaxedSimdSupported()) {
@@ -99,4 +104,14 @@ export async function instantiateWasm(input: WasmInput, memory: WebAssembly.Memo
 /** First free byte after the module's static data: the host's allocations start there. */
 export function heapBase(ex: Fairy2iExports): number {
   return ex.heap_base();
+}
+
+/** The sizes the memory plan needs, as this module defines them (layout.ts EngineSizes). */
+export function engineSizes(ex: Fairy2iExports): EngineSizes {
+  return {
+    heapBase: ex.heap_base(),
+    ctrlBytes: ex.ctrl_bytes(),
+    threadScratchBytes: ex.cmatbatch_scratch_bytes(),
+    tablesBytes: (m, S, T) => ex.linear_codes_scratch_bytes(m, S, T),
+  };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { codeAt, packCodes } from '../src/format.ts';
-import { dequantizeLinear, phaseCode, quantizeLinear, quantizeLinearRef, splitWidelyLinear } from '../src/convert/quantize.ts';
+import { dequantizeLinear, phaseCode, quantizeLinear, quantizeLinearRef, SCALE_MIN, splitWidelyLinear } from '../src/convert/quantize.ts';
 import { randn } from './fixtures.ts';
 import { manifest, readF32, sharedPath, sharedSuite } from './shared.ts';
 
@@ -82,7 +82,9 @@ const sameQuant = (a: ReturnType<typeof quantizeLinear>, b: ReturnType<typeof qu
 fast('quantizeLinear equals quantizeLinearRef bit for bit (random, ties, signed zeros; S = 1..4)', () => {
   const TIES = [-0.5, -0.25, -0, 0, 0.25, 0.5];
   let cases = 0;
-  for (const [rows, cols] of [[2, 2], [2, 6], [6, 2], [10, 34], [34, 130], [66, 258], [130, 2], [4, 4098]]) {
+  // m = cols / 2 both odd and even: with the zeros/ties patterns below, U's re = (a11 + a22) / 2 is −0
+  // only where a11 and a22 are both −0, i.e. when m is even (a22 sits n·cols + m entries after a11).
+  for (const [rows, cols] of [[2, 2], [2, 4], [2, 6], [6, 2], [4, 8], [10, 34], [34, 128], [34, 130], [66, 258], [6, 132], [130, 2], [4, 4098]]) {
     const len = rows * cols;
     const random = randn(len, rows * 131 + cols, 0.05);
     const ties = Float32Array.from({ length: len }, (_, i) => TIES[(i * 7 + (i >> 3)) % TIES.length]);
@@ -95,7 +97,7 @@ fast('quantizeLinear equals quantizeLinearRef bit for bit (random, ties, signed 
       }
     }
   }
-  assert.is(cases, 128);
+  assert.is(cases, 192);
 });
 
 fast('packCodes agrees with codeAt on every plane, row and input (m across block and tail sizes)', () => {
@@ -125,3 +127,48 @@ fast('packCodes agrees with codeAt on every plane, row and input (m across block
 });
 
 fast.run();
+
+const edges = suite('quantize: by hand');
+
+edges('a 2×2 layer through two stages: split, codes, scales (clamped where a part is empty), dequantized', () => {
+  // A = [[3, −1], [1, 1]]: U = ((3 + 1)/2, (1 − (−1))/2) = (2, 1) → +1; W = ((3 − 1)/2, (−1 + 1)/2) = (1, 0) → +1.
+  // Stage 1 scales: U s_re 2, s_im none → SCALE_MIN; W s_re 1, s_im SCALE_MIN. Residuals: U (0, 1) → +i
+  // (s_im 1, s_re SCALE_MIN); W (+0, 0) → +1 with |re| = 0 → SCALE_MIN, s_im SCALE_MIN.
+  const A = Float32Array.from([3, -1, 1, 1]);
+  const f = Math.fround, e = SCALE_MIN;
+  assert.is(e, f(1e-6));
+  for (const q of [quantizeLinear(A, 2, 2, 2), quantizeLinearRef(A, 2, 2, 2)]) {
+    assert.equal([q.n, q.m, q.stages], [1, 1, 2]);
+    assert.equal(q.codesU.map((c) => Array.from(c)), [[0], [1]]);
+    assert.equal(q.codesW.map((c) => Array.from(c)), [[0], [0]]);
+    assert.equal(Array.from(q.scales), [2, e, 1, e, e, 1, e, e]);
+    // [[W_re + U_re, W_im − U_im], [W_im + U_im, −W_re + U_re]] with W_re = 1 + e, U = (2, 1), W_im = 0
+    assert.equal(Array.from(dequantizeLinear(q)), [f(f(1 + e) + 2), -1, 1, f(-f(1 + e) + 2)]);
+    assert.equal(Array.from(dequantizeLinear({ ...q, stages: 1, codesU: q.codesU.slice(0, 1), codesW: q.codesW.slice(0, 1) })), [3, 0, 0, 1]);
+  }
+  assert.equal(splitWidelyLinear(A, 2, 2), { n: 1, m: 1, Ure: Float32Array.of(2), Uim: Float32Array.of(1), Wre: Float32Array.of(1), Wim: Float32Array.of(0) });
+});
+
+edges('the four codes dequantize to +s_re, +i·s_im, −s_re, −i·s_im (a 2×4 layer, one stage)', () => {
+  // n = 1, m = 2 with U = (4, 0) → +1 and (0, −2) → −i; W = (−1, 0) → −1 and (0, 3) → +i.
+  // A = [[W_re + U_re, W_im − U_im], [W_im + U_im, −W_re + U_re]] per input j.
+  const U = [[4, 0], [0, -2]], W = [[-1, 0], [0, 3]];
+  const A = new Float32Array(8);
+  for (let j = 0; j < 2; j++) {
+    const [ur, ui] = U[j], [wr, wi] = W[j];
+    A[j] = wr + ur; A[2 + j] = wi - ui; A[4 + j] = wi + ui; A[6 + j] = -wr + ur;
+  }
+  const q = quantizeLinear(A, 2, 4, 1);
+  assert.equal([Array.from(q.codesU[0]), Array.from(q.codesW[0])], [[0, 3], [2, 1]]);
+  assert.equal(Array.from(q.scales), [4, 2, 1, 3]);
+  assert.equal(Array.from(dequantizeLinear(q)), Array.from(A));
+});
+
+edges('an odd side is refused', () => {
+  assert.throws(() => quantizeLinear(new Float32Array(6), 3, 2, 1), /quantizeLinear: 3x2 has an odd side/);
+  assert.throws(() => quantizeLinear(new Float32Array(6), 2, 3, 1), /2x3 has an odd side/);
+  assert.throws(() => splitWidelyLinear(new Float32Array(6), 2, 3), /splitWidelyLinear: 2x3 has an odd side/);
+  assert.throws(() => splitWidelyLinear(new Float32Array(6), 3, 2), /3x2 has an odd side/);
+});
+
+edges.run();

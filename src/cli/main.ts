@@ -11,6 +11,7 @@ import { infoSpec, runInfo } from './cmd-info.js';
 import { pplSpec, runPpl } from './cmd-ppl.js';
 import { runRun, runSpec } from './cmd-run.js';
 import { runTokenize, tokenizeSpec } from './cmd-tokenize.js';
+import { exitQuietlyOnClosedOutput } from './common.js';
 
 type Command = { spec: CommandSpec; run: (a: Parsed) => Promise<void> | void };
 
@@ -31,6 +32,7 @@ function mainUsage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnClosedOutput();
   const debug = argv.includes('--debug');
   argv = argv.filter((a) => a !== '--debug');
   const [name, ...rest] = argv;
