@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { relaxedSimdSupported } from '../src/wasm.ts';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -16,8 +17,7 @@ const shapes = arg('shapes', 'tinyllama-1.1b,llama2-7b').split(',');
 const stages = arg('stages', '2,1').split(',');
 const threads = arg('threads', [...new Set([1, availableParallelism()])].join(',')).split(',');
 const builds = arg('wasm', 'simd128,relaxed').split(',');
-const relaxedFlag = WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0,
-  253, 12, ...new Array(16).fill(0), 253, 12, ...new Array(16).fill(0), 253, 128, 2, 11])) ? [] : ['--experimental-wasm-relaxed-simd']; // src/wasm.ts RELAXED_PROBE
+const relaxedFlag = relaxedSimdSupported() ? [] : ['--experimental-wasm-relaxed-simd'];
 const hasThreads = /--threads/.test(spawnSync(process.execPath, ['bin/fairy2i-wasm.js', 'bench', '--help'], { encoding: 'utf8' }).stdout);
 
 const rows: Record<string, unknown>[] = [];
