@@ -1,4 +1,4 @@
-// Batched quantized linears at 2 digit levels: 16 input vectors at a time, for prompts.
+// Batched quantized linears on int8 tables (1 level, precision 'fast'): 16 input vectors at a time, for prompts.
 //
 // cmatvec (cmatvec.ts) looks up 16 rows of one vector's tables with i8x16.swizzle; its cost is per
 // vector, so a batch of them costs as much as that many decode steps. Here the 16 lanes are 16
@@ -6,27 +6,24 @@
 //   1. batch tables (cmatbatch_tables, shared by the threads): the 16 vectors' tables transposed, so
 //      that for one nibble value e the 16 vectors' entries are one 16-byte load;
 //   2. expanded tables (per thread, a chunk of 16 records at a time): for every byte value c, the sum
-//      of the low nibble's and the high nibble's entries, per plane (Re, Im × 2 digit levels) — 64
-//      bytes, one cache line, per byte value, 16 KiB per record. The u8 sum is what the kernel added
-//      per code byte anyway (each digit + 64 is at most 127), so nothing changes but its place;
-//   3. per code byte: its one line, 4 loads, and 12 ops to accumulate (as pass2's raw-lane sums).
-// Per 16 vectors a code byte costs ~21 ops against ~35 with two lookups per byte (1.55x faster at 7B
-// shapes) and against 16 × 2.4 in cmatvec (2.3x per vector, bench/kernels.ts). A chunk's expansion
-// (~3 K ops a record) is paid once per group of up to 4096 rows. The integer sums, their order and the f32 operations are
-// cmatvec's, so each vector's result is cmatvec's bit for bit.
+//      of the low nibble's and the high nibble's biased entries as u16, per part (Re, Im) and vector —
+//      64 bytes, one cache line, per byte value, 16 KiB per record;
+//   3. per code byte: its one line, 4 loads and 4 i16 adds (the row's Re and Im sums of 16 vectors).
+// A chunk's expansion is paid once per group of up to 4096 rows. The integer sums are cmatvec's
+// (integer addition in another order) and the f32 operations too, so each vector's result is
+// cmatvec's bit for bit.
 //
-// Batch tables (one group of 16 vectors, from their cmatvec_prepare tables at L = 2):
+// Batch tables (one group of 16 vectors, from their cmatvec_prepare tables at L = 1):
 //     d:       f32 [blocks][16]: block b's scale d_b of each vector          (blocks · 64 bytes)
-//     records: per input pair p and stage s, 2048 bytes: byte i·16 + v = byte i of vector v's record
-//              (i = (part·2 + level)·32 + half·16 + e), i.e. [part·2 + level][half][e][vector]
+//     records: per input pair p and stage s, 1024 bytes: byte i·16 + v = byte i of vector v's record
+//              (i = part·32 + half·16 + e), i.e. [part][half][e][vector]
 //
-//     group_bytes = up64(blocks · 64) + ceil(m/2) · S · 2048
+//     group_bytes = up64(blocks · 64) + ceil(m/2) · S · 1024
 //
-// Expanded tables (a thread's scratch, cmatbatch_expand_bytes()): record j of the chunk at j · 16 KiB,
-// byte value c at + c · 64, plane k = part·2 + level at + k · 16, vector v at + v:
-//     rec[k][0][c & 15][v] + rec[k][1][c >> 4][v]
+// Expanded tables (a thread's scratch): record j of the chunk at j · 16 KiB, byte value c at + c · 64,
+// part k at + k · 32, vector v at + 2v (u16): rec[k][0][c & 15][v] + rec[k][1][c >> 4][v]
 
-import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, evenSums, flush2, rowsHigh, rowsLow, tableBlocks, up64 } from './cmatvec';
+import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, tableBlocks, up64 } from './cmatvec';
 
 /** Vectors per group (the lanes of a v128 of bytes). */
 export const BATCH_LANES: i32 = 16;
@@ -41,9 +38,9 @@ const CHUNK_RECORDS: i32 = 16;
  * (256 B a row) stream past each chunk. 1024 rows: 1.46x; 4096: 1.56x (same measurement).
  */
 const GROUP_ROWS: i32 = 4096;
-/** Bytes of one record's expanded tables: 256 byte values × 4 planes × 16 vectors. */
+/** Bytes of one record's expanded tables: 256 byte values × 2 parts × 16 vectors × u16. */
 const EXPANDED_RECORD: usize = 16384;
-/** Bytes of a group's row sums: per row, 8 i16 raw/odd sums and 32 f32 sums (16 vectors, Re and Im). */
+/** Bytes of a group's row sums: per row, 4 i16x8 sums (64 bytes, at a 128-byte stride) and 32 f32 sums (16 vectors, Re and Im). */
 const ROW_SUMS: usize = 256;
 
 export function cmatbatch_scratch_bytes(): i32 {
@@ -54,7 +51,7 @@ export function cmatbatch_scratch_bytes(): i32 {
 
 export function cmatbatch_tables_bytes(m: i32, S: i32): i32 {
   // -> bytes of one group's batch tables for m complex inputs and S stages
-  return <i32>(up64(<usize>tableBlocks(m) << 6) + <usize>((m + 1) >> 1) * <usize>S * 2048);
+  return <i32>(up64(<usize>tableBlocks(m) << 6) + <usize>((m + 1) >> 1) * <usize>S * 1024);
 }
 
 // ---- batch tables ----
@@ -147,7 +144,7 @@ function transpose16(dst: usize, src: usize, srcStride: usize): void {
  * simd false: the scalar byte loop (the reference; the same bytes).
  */
 function batchTables(bt: usize, tables: usize, m: i32, S: i32, p0: i32, p1: i32, simd: bool): void {
-  const stride = <usize>cmatvec_tables_bytes(m, S, 2);
+  const stride = <usize>cmatvec_tables_bytes(m, S, 1);
   const blocks = tableBlocks(m);
   if (p0 == 0) {
     for (let b = 0; b < blocks; b++) {
@@ -159,11 +156,11 @@ function batchTables(bt: usize, tables: usize, m: i32, S: i32, p0: i32, p1: i32,
   const recs = bt + up64(<usize>blocks << 6);
   const ent = tables + entriesOffset(m);
   for (let r = p0 * S; r < p1 * S; r++) {
-    const src = ent + (<usize>r << 7), dst = recs + (<usize>r << 11);
+    const src = ent + (<usize>r << 6), dst = recs + (<usize>r << 10);
     if (simd) {
-      for (let c = 0; c < 8; c++) transpose16(dst + (<usize>c << 8), src + (<usize>c << 4), stride);
+      for (let c = 0; c < 4; c++) transpose16(dst + (<usize>c << 8), src + (<usize>c << 4), stride);
     } else {
-      for (let i = 0; i < 128; i++) {
+      for (let i = 0; i < 64; i++) {
         for (let v = 0; v < BATCH_LANES; v++) store<u8>(dst + (<usize>i << 4) + <usize>v, load<u8>(src + <usize>v * stride + <usize>i));
       }
     }
@@ -171,7 +168,7 @@ function batchTables(bt: usize, tables: usize, m: i32, S: i32, p0: i32, p1: i32,
 }
 
 export function cmatbatch_tables(bt: usize, tables: usize, m: i32, S: i32, p0: i32, p1: i32): void {
-  // tables: 16 vectors' cmatvec_prepare tables at L = 2, cmatvec_tables_bytes(m, S, 2) apart
+  // tables: 16 vectors' cmatvec_prepare tables at L = 1, cmatvec_tables_bytes(m, S, 1) apart
   // -> bt (cmatbatch_tables_bytes(m, S)): the batch tables' pairs [p0, p1) (block scales with p0 = 0)
   batchTables(bt, tables, m, S, p0, p1, true);
 }
@@ -188,61 +185,59 @@ function expand(xt: usize, rec: usize, cnt: i32): void {
   for (let j = 0; j < cnt; j++) {
     for (let h = 0; h < 16; h++) {
       const hp = rec + 256 + (<usize>h << 4);
-      const h0 = v128.load(hp), h1 = v128.load(hp, 512), h2 = v128.load(hp, 1024), h3 = v128.load(hp, 1536);
+      const hr = v128.load(hp), hi = v128.load(hp, 512);
+      const hr0 = i16x8.extend_low_i8x16_u(hr), hr1 = i16x8.extend_high_i8x16_u(hr);
+      const hi0 = i16x8.extend_low_i8x16_u(hi), hi1 = i16x8.extend_high_i8x16_u(hi);
       let dst = xt + (<usize>h << 10), lp = rec;
       for (let l = 0; l < 16; l++) {
-        v128.store(dst, i8x16.add(v128.load(lp), h0));
-        v128.store(dst, i8x16.add(v128.load(lp, 512), h1), 16);
-        v128.store(dst, i8x16.add(v128.load(lp, 1024), h2), 32);
-        v128.store(dst, i8x16.add(v128.load(lp, 1536), h3), 48);
+        const lr = v128.load(lp), li = v128.load(lp, 512);
+        v128.store(dst, i16x8.add(i16x8.extend_low_i8x16_u(lr), hr0));
+        v128.store(dst, i16x8.add(i16x8.extend_high_i8x16_u(lr), hr1), 16);
+        v128.store(dst, i16x8.add(i16x8.extend_low_i8x16_u(li), hi0), 32);
+        v128.store(dst, i16x8.add(i16x8.extend_high_i8x16_u(li), hi1), 48);
         dst += 64;
         lp += 16;
       }
     }
-    rec += 2048;
+    rec += 1024;
     xt += EXPANDED_RECORD;
   }
 }
 
-/** Adds `cnt` code bytes' lines (Re, Im × 2 levels, 16 vectors) of a row to its raw/odd sums at acc. */
+/** Adds `cnt` code bytes' lines (Re, Im of 16 vectors) of a row to its sums at acc. */
 // @ts-ignore: decorator
 @inline
 function rowPass(acc: usize, cp: usize, xt: usize, cnt: i32): void {
-  let r0 = v128.load(acc), o0 = v128.load(acc, 16), r1 = v128.load(acc, 32), o1 = v128.load(acc, 48);
-  let r2 = v128.load(acc, 64), o2 = v128.load(acc, 80), r3 = v128.load(acc, 96), o3 = v128.load(acc, 112);
+  let r0 = v128.load(acc), r1 = v128.load(acc, 16), r2 = v128.load(acc, 32), r3 = v128.load(acc, 48);
   for (let i = 0; i < cnt; i++) {
     const e = xt + (<usize>load<u8>(cp) << 6);
-    let v = v128.load(e); r0 = i16x8.add(r0, v); o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
-    v = v128.load(e, 16); r1 = i16x8.add(r1, v); o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
-    v = v128.load(e, 32); r2 = i16x8.add(r2, v); o2 = i16x8.add(o2, i16x8.shr_u(v, 8));
-    v = v128.load(e, 48); r3 = i16x8.add(r3, v); o3 = i16x8.add(o3, i16x8.shr_u(v, 8));
+    r0 = i16x8.add(r0, v128.load(e));
+    r1 = i16x8.add(r1, v128.load(e, 16));
+    r2 = i16x8.add(r2, v128.load(e, 32));
+    r3 = i16x8.add(r3, v128.load(e, 48));
     cp += 16;
     xt += EXPANDED_RECORD;
   }
-  v128.store(acc, r0); v128.store(acc, o0, 16); v128.store(acc, r1, 32); v128.store(acc, o1, 48);
-  v128.store(acc, r2, 64); v128.store(acc, o2, 80); v128.store(acc, r3, 96); v128.store(acc, o3, 112);
+  v128.store(acc, r0); v128.store(acc, r1, 16); v128.store(acc, r2, 32); v128.store(acc, r3, 48);
 }
 
-/** Vectors 0..7 (lo) or 8..15 of an i16 level sum from its raw-lane and odd-lane sums, bias removed (as pass2's rows). */
+/** f[0..8) += d · f32(q − bias) for 8 vectors' i16 sums q, d of each vector's block (8 f32 at dp). */
 // @ts-ignore: decorator
 @inline
-function level(acc: usize, k: i32, bias: v128, high: bool): v128 {
-  const raw = v128.load(acc + (<usize>k << 5)), odd = v128.load(acc + (<usize>k << 5), 16);
-  const e = i16x8.sub(evenSums(raw, odd), bias), o = i16x8.sub(odd, bias);
-  return high ? rowsHigh(e, o) : rowsLow(e, o);
+function flush8(f: usize, q: v128, dp: usize, bias: v128): void {
+  q = i16x8.sub(q, bias);
+  v128.store(f, f32x4.add(v128.load(f), f32x4.mul(v128.load(dp), f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q)))));
+  v128.store(f, f32x4.add(v128.load(f, 16), f32x4.mul(v128.load(dp, 16), f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q)))), 16);
 }
 
 /** One row's block sums (at acc) into its f32 sums f (Re 16 vectors, then Im 16), scaled by the block's d (16 f32). */
 // @ts-ignore: decorator
 @inline
 function flushRow(f: usize, acc: usize, d: usize, bias: v128): void {
-  for (let part = 0; part < 2; part++) {
-    for (let h = 0; h < 2; h++) {
-      const hi = level(acc, part * 2, bias, h == 1), lo = level(acc, part * 2 + 1, bias, h == 1);
-      const fp = f + (<usize>(part * 16 + h * 8) << 2), dp = d + (<usize>(h * 8) << 2);
-      flush2(fp, hi, lo, v128.load(dp), v128.load(dp, 16));
-    }
-  }
+  flush8(f, v128.load(acc), d, bias);
+  flush8(f + 32, v128.load(acc, 16), d + 32, bias);
+  flush8(f + 64, v128.load(acc, 32), d, bias);
+  flush8(f + 96, v128.load(acc, 48), d + 32, bias);
 }
 
 export function cmatbatch(Y: usize, bt: usize, codes: usize, n: i32, m: i32, S: i32, v0: i32, nv: i32, r0: i32, r1: i32, scratch: usize): void {
@@ -264,13 +259,13 @@ export function cmatbatch(Y: usize, bt: usize, codes: usize, n: i32, m: i32, S: 
       const rb = b * BLOCK_PAIRS * S, re = min(P, (b + 1) * BLOCK_PAIRS) * S;
       for (let c0 = rb; c0 < re; c0 += CHUNK_RECORDS) {
         const cnt = min(re, c0 + CHUNK_RECORDS) - c0;
-        expand(xt, recs + (<usize>c0 << 11), cnt);
+        expand(xt, recs + (<usize>c0 << 10), cnt);
         for (let r = g0; r < g1; r++) {
           const cp = codes + <usize>(r >> 4) * tileBytes + (<usize>c0 << 4) + <usize>(r & 15);
           rowPass(iacc + (<usize>(r - g0) << 7), cp, xt, cnt);
         }
       }
-      const bias = i16x8.splat(<i16>((re - rb) << 7));
+      const bias = i16x8.splat(<i16>((re - rb) << 8));
       const d = bt + (<usize>b << 6);
       for (let r = g0; r < g1; r++) flushRow(facc + (<usize>(r - g0) << 7), iacc + (<usize>(r - g0) << 7), d, bias);
     }

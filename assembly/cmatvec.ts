@@ -14,7 +14,8 @@
 // Kernels, all with the row range [r0, r1) the threads split on:
 //   cmatvec_ref      exact f32, scalar: the engine's reference path (set_kernel(0)).
 //   cmatvec_prepare  per input vector: activation tables (below) into a scratch region.
-//   cmatvec          the fast path: table lookups with i8x16.swizzle, integer accumulation.
+//   cmatvec          the fast path: table lookups with i8x16.swizzle (relaxed_swizzle in the
+//                    relaxed-SIMD build), integer accumulation.
 //   cmatvec_lut_ref  scalar twin of cmatvec on the same tables: bit-identical results.
 //   cmatmul / _ref   T vectors over the codes of a tile while it is in cache.
 //
@@ -25,30 +26,45 @@
 // so a 16-entry table per input and stage (scales folded in, built once per input vector)
 // turns each nibble into one lookup: a swizzle looks up 16 rows at once, for Re and for Im.
 //
-// Exactness. Table entries are integers v = round(T/d_b) with one scale d_b per block of 64
-// inputs (32 pairs), |v| <= Q_L = 63·(128^L − 1)/127, stored as L balanced base-128 digits in
-// [−64, 63] (most significant first; each byte holds digit + 64), so v = Σ_l digit_l · 128^(L−1−l).
-// A row sums its digits per level in i16 (the two of one 16-byte code vector added in u8 first),
-// per block of at most 32·S <= 128 code vectors (see pass3), then forms the exact i32
-// Σ_l sum_l·128^(L−1−l) and adds d_b·f32(that) to y. The rounding of entries is the only
-// approximation: per lookup at most d_b/2 = max|T| over the block / (2·Q_L).
-//   L = 2 (Q = 8127, ~14 bits): the engine's default (precision 'fast'). Against the exact f32
-//     reference on the golden models: top-1 agreement 99.7-100 % and perplexity within 0.06 %
-//     (the issue's criteria: 99.5 % and 0.5 %); logits within ~2e-3·max|logit| of the float64
-//     goldens. Measured by emulating Q from 63 to 32767: 13 bits (Q = 4095) already flips 3 of the
-//     320 stories260K V1 positions, 14 bits flips at most 1, so 2 levels is the cheapest that holds.
-//   L = 3 (Q = 1040319, ~20 bits): precision 'exact'. Logits within 2.5e-5·max|logit| of the
-//     float64 goldens (the f32 reference: 2.7e-6; the engine tests allow 1e-3), same arg-max
-//     everywhere.
-//   L = 1 (Q = 63, int8 tables): 0.1-0.2·max|logit| and 83-90 % top-1 agreement on those small
-//     models. Kept for measurement (bench/kernels.ts), not used.
+// Exactness. Table entries are integers v = round(T/d_b) with one scale d_b = max|T| / Q per block
+// of 64 inputs (32 pairs), the entry's scales folded in. Two arithmetics (set_kernel):
+//   L = 1, precision 'fast' (the default): int8 entries at the full ±127 range (Q = 127), stored
+//     v + 128 (1..255). Each looked-up byte sums in i16 on its own (pass1), d_b·f32(Σ) per block.
+//     Per lookup at most d_b/2 off. This is how the field runs low-bit weights (llama.cpp's TQ2_0
+//     and bitnet.cpp quantize activations to int8, T-MAC its tables) and it is judged the same way:
+//     on the bundled trained QAT W2 model against 'exact' (bench/precision.ts, all 20 319 held-out
+//     positions and 1792 of English prose; test/precision.test.ts checks a sample): perplexity
+//     +0.045 % / −0.001 %, mean KL 2.3e-4 / 2.7e-4 nats, top-1 agreement 98.9 % / 98.4 % (the
+//     issue's budget: 0.5 %, 0.003, 95 %). On the tiny post-training-quantized goldens only a
+//     sanity check holds (perplexity within 2 %: 0.4-1.4 % measured; top-1 90-100 %).
+//   L = 3, precision 'exact': Q = 1040319 (~20 bits) as three balanced base-128 digits in [−64, 63]
+//     (most significant first, each byte digit + 64), v = Σ_l digit_l · 128^(2−l); a row sums each
+//     level in i16 (a code vector's two digits added in u8 first), then the exact i32 Σ_l
+//     sum_l·128^(2−l). Logits within 2.5e-5·max|logit| of the float64 goldens (the f32 reference:
+//     2.7e-6; the engine tests allow 1e-3), same arg-max everywhere.
+// Measured for the choice of 'fast' (2026-12-02, same model and texts; decode kernel at 4096x4096,
+// S = 2, one thread, bench/kernels.ts, codes GB/s, fastest of interleaved rounds; the runs moved by
+// ±20 % on the shared machine):
+//   - 14-bit tables (2 digit levels, the previous 'fast', 39 vector ops per 16 code bytes): KL 6e-8,
+//     top-1 100 %; 2.7-3.7 GB/s. Removed: no precision uses it.
+//   - 7-bit entries (Q = 63) whose two lookups add in u8 before widening, one pass for Re and Im
+//     (15 ops + 4 paddusb): KL 8.6e-4 / 1.0e-3, top-1 97.7 % / 97.5 %, perplexity +0.07 %;
+//     7.2-7.6 GB/s (the same as ±127 within the noise of four alternating runs).
+//   - ±127 entries averaged pairwise with i8x16.avgr_u (T-MAC's fast aggregation, the bias of its
+//     rounding corrected by cnt/2): KL 2.2e-3 / 2.65e-3, top-1 96.4 % / 95.9 %, perplexity +0.33 %:
+//     most entries of a block are small (its scale follows its largest input), so the parity of a
+//     sum is not uniform and the correction leaves a bias; no faster than the 7-bit entries.
+//   - ±127 entries, each lookup widened on its own (chosen: 19 ops + 4 paddusb): 6.3-7.8 GB/s, 2.3-2.8x
+//     the 14-bit tables, with 4x less KL than the 7-bit entries for the same speed.
+// Keeping the scales out of the entries (a plain ±a/±b per entry, one accumulator per scale) would
+// need 4 accumulators per part and stage instead of 1: more ops per byte, not fewer.
 //
-// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W): 1 load, 3 for the nibbles
-// (and; i16x8.shr_u + and), and per level and part (Re, Im) 2 table loads, 2 swizzles (V8 adds a
-// paddusb to each on x86-64), 1 u8 add, an and, a shift and 2 i16 adds. At L = 2 both parts run in
-// one pass (pass2: 39 vector ALU ops, ~3.8 GB/s of codes per thread on the 2-core EPYC); at L = 3 the
-// 12 accumulators would spill, so Re and Im are two passes over the block's codes (at most 2 KiB, in
-// L1), 62 ops (~2.6 GB/s). The kernel is bound by that instruction count, not by memory.
+// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W) at L = 1 (pass1): 1 load, 3 ops for
+// the nibbles (and; i16x8.shr_u + and), and per part (Re, Im) 2 table loads, 2 swizzles (V8 puts a
+// paddusb before each on x86-64; the relaxed-SIMD build's i8x16.relaxed_swizzle is a bare pshufb,
+// deterministic for these 4-bit indices), 2 shifts and 4 i16 adds: 19 vector ops (+4 paddusb in the
+// SIMD128 build). At L = 3 the 12 accumulators would spill, so Re and Im are two passes over the
+// block's codes (at most 2 KiB, in L1), 62 ops (~2.1-2.6 GB/s).
 
 
 /** Rows per tile. */
@@ -83,7 +99,7 @@ export function tableBlocks(m: i32): i32 {
 // @ts-ignore: decorator
 @inline
 function qmax(L: i32): f32 {
-  return L == 1 ? 63 : L == 2 ? 8127 : 1040319;
+  return L == 1 ? 127 : 1040319;
 }
 
 /** Offset of the entries in a tables region: header, then one f32 scale per block. */
@@ -122,6 +138,10 @@ function entryIm(a: f32, b: f32, u: i32, w: i32, sur: f32, sui: f32, swr: f32, s
 // @ts-ignore: decorator
 @inline
 function storeDigits(p: usize, v: i32, L: i32): void {
+  if (L == 1) { // one entry at the full ±127 range, biased: 1..255
+    store<u8>(p, <u8>(v + 128));
+    return;
+  }
   for (let l = L - 1; l >= 0; l--) {
     const d = ((v + 64) & 127) - 64;
     store<u8>(p + <usize>(l << 5), <u8>(d + 64)); // biased: 0..127
@@ -181,7 +201,7 @@ function digitLanes(w: v128, shift: i32, top: bool): v128 {
 // @ts-ignore: decorator
 @inline
 function digitBytes(w0: v128, w1: v128, w2: v128, w3: v128, shift: i32, top: bool): v128 {
-  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(digitLanes(w0, shift, top), digitLanes(w1, shift, top)),
+  return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(digitLanes(w0, shift, top), digitLanes(w1, shift, top)),
     i16x8.narrow_i32x4_s(digitLanes(w2, shift, top), digitLanes(w3, shift, top)));
 }
 
@@ -211,10 +231,7 @@ function level4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3:
 function part4(dst: usize, pairStride: usize, a0: v128, a1: v128, a2: v128, a3: v128,
   b0: v128, b1: v128, b2: v128, b3: v128, inv: v128, L: i32): void {
   if (L == 1) {
-    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 64, 0, true);
-  } else if (L == 2) {
-    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 8256, 7, true);
-    level4(dst + 32, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 8256, 0, false);
+    level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 128, 0, true);
   } else {
     level4(dst, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 1056832, 14, true);
     level4(dst + 32, pairStride, a0, a1, a2, a3, b0, b1, b2, b3, inv, 1056832, 7, false);
@@ -362,13 +379,13 @@ function pass3(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
     const c = v128.load(cp);
     const lo = v128.and(c, M);
     const hi = v128.and(i16x8.shr_u(c, 4), M);
-    let v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
+    let v = i8x16.add(lookup(v128.load(tp), lo), lookup(v128.load(tp, 16), hi));
     e0 = i16x8.add(e0, v128.and(v, LOW));
     o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 32), lo), i8x16.swizzle(v128.load(tp, 48), hi));
+    v = i8x16.add(lookup(v128.load(tp, 32), lo), lookup(v128.load(tp, 48), hi));
     e1 = i16x8.add(e1, v128.and(v, LOW));
     o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 64), lo), i8x16.swizzle(v128.load(tp, 80), hi));
+    v = i8x16.add(lookup(v128.load(tp, 64), lo), lookup(v128.load(tp, 80), hi));
     e2 = i16x8.add(e2, v128.and(v, LOW));
     o2 = i16x8.add(o2, i16x8.shr_u(v, 8));
     cp += 16;
@@ -386,14 +403,14 @@ function pass3(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
 /** Rows 0..7 as i16 lanes from even rows (0, 2, .., 14) and odd rows (1, 3, .., 15). */
 // @ts-ignore: decorator
 @inline
-export function rowsLow(e: v128, o: v128): v128 {
+function rowsLow(e: v128, o: v128): v128 {
   return i8x16.shuffle(e, o, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
 }
 
 /** Rows 8..15, as rowsLow. */
 // @ts-ignore: decorator
 @inline
-export function rowsHigh(e: v128, o: v128): v128 {
+function rowsHigh(e: v128, o: v128): v128 {
   return i8x16.shuffle(e, o, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 
@@ -408,97 +425,68 @@ function flush3(yp: usize, a0: v128, a1: v128, a2: v128, dv: v128): void {
 }
 
 /**
- * One block of a full tile at L = 2, Re and Im in one pass over the codes (records 128 bytes
- * apart: Re levels 0, 1 then Im levels 0, 1, 32 bytes each): y_re[0..16) and y_im[0..16) += d · Σ.
- * The 8 accumulators and their temporaries fit V8's 15 free xmm registers on x86-64, so unlike
- * L = 3 the codes are loaded and split into nibbles once for both parts (30 % faster than two
- * passes; unrolled by two it spills and is 5 % slower).
- */
-// @ts-ignore: decorator
-@inline
-function pass2(yr: usize, yi: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
-  const M = i8x16.splat(15);
-  let e0 = i16x8.splat(0), o0 = i16x8.splat(0), e1 = i16x8.splat(0), o1 = i16x8.splat(0);
-  let f0 = i16x8.splat(0), p0 = i16x8.splat(0), f1 = i16x8.splat(0), p1 = i16x8.splat(0);
-  for (let i = 0; i < cnt; i++) {
-    const c = v128.load(cp);
-    const lo = v128.and(c, M);
-    const hi = v128.and(i16x8.shr_u(c, 4), M);
-    let v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
-    e0 = i16x8.add(e0, v);
-    o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 32), lo), i8x16.swizzle(v128.load(tp, 48), hi));
-    e1 = i16x8.add(e1, v);
-    o1 = i16x8.add(o1, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 64), lo), i8x16.swizzle(v128.load(tp, 80), hi));
-    f0 = i16x8.add(f0, v);
-    p0 = i16x8.add(p0, i16x8.shr_u(v, 8));
-    v = i8x16.add(i8x16.swizzle(v128.load(tp, 96), lo), i8x16.swizzle(v128.load(tp, 112), hi));
-    f1 = i16x8.add(f1, v);
-    p1 = i16x8.add(p1, i16x8.shr_u(v, 8));
-    cp += 16;
-    tp += 128;
-  }
-  e0 = evenSums(e0, o0); e1 = evenSums(e1, o1); f0 = evenSums(f0, p0); f1 = evenSums(f1, p1);
-  const dv = f32x4.splat(d);
-  const bias = i16x8.splat(<i16>(cnt << 7));
-  e0 = i16x8.sub(e0, bias); o0 = i16x8.sub(o0, bias); e1 = i16x8.sub(e1, bias); o1 = i16x8.sub(o1, bias);
-  f0 = i16x8.sub(f0, bias); p0 = i16x8.sub(p0, bias); f1 = i16x8.sub(f1, bias); p1 = i16x8.sub(p1, bias);
-  flush2(yr, rowsLow(e0, o0), rowsLow(e1, o1), dv, dv);
-  flush2(yr + 32, rowsHigh(e0, o0), rowsHigh(e1, o1), dv, dv);
-  flush2(yi, rowsLow(f0, p0), rowsLow(f1, p1), dv, dv);
-  flush2(yi + 32, rowsHigh(f0, p0), rowsHigh(f1, p1), dv, dv);
-}
-
-/**
  * Σ of the even bytes' u8 values per u16 lane, from raw (Σ of whole u16 lanes, even + 256·odd, mod
  * 2^16) and odd (Σ of the odd bytes): exact while that sum is below 2^15 (at most 128 adds of 254).
  */
 // @ts-ignore: decorator
 @inline
-export function evenSums(raw: v128, odd: v128): v128 {
+function evenSums(raw: v128, odd: v128): v128 {
   return i16x8.sub(raw, i16x8.shl(odd, 8));
 }
 
 /**
- * y[0..8) at yp += d · f32(acc_0 · 128 + acc_1) for 8 lanes of i16 level sums (rows here, vectors in
- * cmatbatch), d of lanes 0..3 in dLow and of 4..7 in dHigh.
+ * One block of a full tile at L = 1 (int8 entries at ±127, records 64 bytes apart: Re low/high
+ * nibble, then Im), both parts in one pass over the codes. Each looked-up byte (v + 128, 1..255)
+ * sums in i16 as pass2's raw lanes on its own: two full-range entries do not fit a byte together
+ * (7-bit entries that add in u8 first, and T-MAC's avgr_u of the two, were measured and left; see
+ * the header). At most 2·128 adds of 255 per lane: the even sums stay below 2^16, and with the bias
+ * (256 per code vector) off they fit i16.
  */
 // @ts-ignore: decorator
 @inline
-export function flush2(yp: usize, a0: v128, a1: v128, dLow: v128, dHigh: v128): void {
-  let q = i32x4.add(i32x4.shl(i32x4.extend_low_i16x8_s(a0), 7), i32x4.extend_low_i16x8_s(a1));
-  v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dLow, f32x4.convert_i32x4_s(q))));
-  q = i32x4.add(i32x4.shl(i32x4.extend_high_i16x8_s(a0), 7), i32x4.extend_high_i16x8_s(a1));
-  v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dHigh, f32x4.convert_i32x4_s(q))), 16);
-}
-
-/** pass3 at L = 1 (records 64 bytes apart). */
-// @ts-ignore: decorator
-@inline
-function pass1(yp: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
+function pass1(yr: usize, yi: usize, cp: usize, tp: usize, cnt: i32, d: f32): void {
   const M = i8x16.splat(15);
-  const LOW = i16x8.splat(0xff);
-  let e0 = i16x8.splat(0), o0 = i16x8.splat(0);
+  let e0 = i16x8.splat(0), o0 = i16x8.splat(0), f0 = i16x8.splat(0), p0 = i16x8.splat(0);
   for (let i = 0; i < cnt; i++) {
     const c = v128.load(cp);
     const lo = v128.and(c, M);
     const hi = v128.and(i16x8.shr_u(c, 4), M);
-    const v = i8x16.add(i8x16.swizzle(v128.load(tp), lo), i8x16.swizzle(v128.load(tp, 16), hi));
-    e0 = i16x8.add(e0, v128.and(v, LOW));
-    o0 = i16x8.add(o0, i16x8.shr_u(v, 8));
+    let v = lookup(v128.load(tp), lo), w = lookup(v128.load(tp, 16), hi);
+    e0 = i16x8.add(i16x8.add(e0, v), w);
+    o0 = i16x8.add(i16x8.add(o0, i16x8.shr_u(v, 8)), i16x8.shr_u(w, 8));
+    v = lookup(v128.load(tp, 32), lo); w = lookup(v128.load(tp, 48), hi);
+    f0 = i16x8.add(i16x8.add(f0, v), w);
+    p0 = i16x8.add(i16x8.add(p0, i16x8.shr_u(v, 8)), i16x8.shr_u(w, 8));
     cp += 16;
     tp += 64;
   }
+  const bias = i16x8.splat(<i16>(cnt << 8));
+  e0 = i16x8.sub(evenSums(e0, o0), bias); o0 = i16x8.sub(o0, bias);
+  f0 = i16x8.sub(evenSums(f0, p0), bias); p0 = i16x8.sub(p0, bias);
   const dv = f32x4.splat(d);
-  const bias = i16x8.splat(<i16>(cnt << 7));
-  e0 = i16x8.sub(e0, bias);
-  o0 = i16x8.sub(o0, bias);
-  const a = rowsLow(e0, o0), b = rowsHigh(e0, o0);
+  flush1(yr, rowsLow(e0, o0), dv);
+  flush1(yr + 32, rowsHigh(e0, o0), dv);
+  flush1(yi, rowsLow(f0, p0), dv);
+  flush1(yi + 32, rowsHigh(f0, p0), dv);
+}
+
+/** y[0..8) at yp += d · f32(q) for 8 rows of i16 sums q. */
+// @ts-ignore: decorator
+@inline
+function flush1(yp: usize, a: v128, dv: v128): void {
   v128.store(yp, f32x4.add(v128.load(yp), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a)))));
   v128.store(yp, f32x4.add(v128.load(yp, 16), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a)))), 16);
-  v128.store(yp, f32x4.add(v128.load(yp, 32), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b)))), 32);
-  v128.store(yp, f32x4.add(v128.load(yp, 48), f32x4.mul(dv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b)))), 48);
+}
+
+/**
+ * Entry lookup of 16 rows: idx is always 0..15 (a nibble), where i8x16.relaxed_swizzle is
+ * deterministic and equal to i8x16.swizzle; V8 lowers the latter with an extra paddusb on x86-64.
+ */
+// @ts-ignore: decorator
+@inline
+function lookup(table: v128, idx: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(table, idx);
+  return i8x16.swizzle(table, idx);
 }
 
 /**
@@ -522,14 +510,11 @@ function tilesFast(yre: usize, yim: usize, cp: usize, tileBytes: usize, G: i32, 
     const d = load<f32>(dp);
     for (let g = 0; g < G; g++) {
       const c = cp + <usize>g * tileBytes, yr = yre + (<usize>g << 6), yi = yim + (<usize>g << 6);
-      if (L == 2) {
-        pass2(yr, yi, c, tp, cnt, d);
-      } else if (L == 3) {
+      if (L == 3) {
         pass3(yr, c, tp, cnt, d);
         pass3(yi, c, tp + 96, cnt, d);
       } else {
-        pass1(yr, c, tp, cnt, d);
-        pass1(yi, c, tp + 32, cnt, d);
+        pass1(yr, yi, c, tp, cnt, d);
       }
     }
     cp += blockCodes;
@@ -550,6 +535,7 @@ function tileRef(y: usize, tables: usize, codes: usize, n: i32, m: i32, S: i32, 
     for (let p0 = 0; p0 < P; p0 += BLOCK_PAIRS) {
       let qr = 0, qi = 0;
       const p1 = min(P, p0 + BLOCK_PAIRS);
+      const d = load<f32>(tables + TAB_HEADER + (<usize>(p0 / BLOCK_PAIRS) << 2));
       for (let p = p0; p < p1; p++) {
         for (let s = 0; s < S; s++) {
           const byte = <i32>load<u8>(tile + (<usize>(p * S + s) << 4) + <usize>(r & 15));
@@ -557,7 +543,11 @@ function tileRef(y: usize, tables: usize, codes: usize, n: i32, m: i32, S: i32, 
           for (let h = 0; h < 2; h++) {
             const e = <usize>((byte >> (h << 2)) & 15) + (<usize>h << 4);
             let vr = 0, vi = 0;
-            for (let l = 0; l < L; l++) {
+            if (L == 1) { // one biased byte
+              vr = <i32>load<u8>(tr + e) - 128;
+              vi = <i32>load<u8>(tr + (rec >> 1) + e) - 128;
+            }
+            for (let l = 0; l < L && L > 1; l++) {
               vr = (vr << 7) + <i32>load<u8>(tr + (<usize>l << 5) + e) - 64;
               vi = (vi << 7) + <i32>load<u8>(tr + (rec >> 1) + (<usize>l << 5) + e) - 64;
             }
@@ -566,7 +556,6 @@ function tileRef(y: usize, tables: usize, codes: usize, n: i32, m: i32, S: i32, 
           }
         }
       }
-      const d = load<f32>(tables + TAB_HEADER + (<usize>(p0 / BLOCK_PAIRS) << 2));
       yr += d * <f32>qr;
       yi += d * <f32>qi;
     }

@@ -13,16 +13,22 @@ import { D_ATT, D_CTX, D_HEAD_DIM, D_HEADS, D_KV, D_KV_F16, D_KV_HEADS, D_KV_STR
 // ---- Kernel selection ---------------------------------------------------------------------------
 
 /**
- * Table levels the engine's linears use: 2 (the default, "fast"), 3 ("exact"), or 0 for the
- * scalar f32 reference. A set-once configuration of this instance: the calling thread writes it
+ * Table levels the engine's linears use: 1 (int8 tables, the default, "fast"), 3 ("exact"), or 0
+ * for the scalar f32 reference. A set-once configuration of this instance: the calling thread writes it
  * into each linear's tables header (linear_codes_begin), which is what other threads read.
  */
-let KERNEL: i32 = 2;
+let KERNEL: i32 = 1;
 
 export function set_kernel(k: i32): void {
-  // k: 2 the table kernel at 2 digit levels (~14-bit tables, the default), 3 at 3 levels (~20 bits,
-  // within 3e-5 of the float64 goldens), 0 the exact scalar reference (tests compare them)
-  KERNEL = k == 0 || k == 3 ? k : 2;
+  // k: 1 the table kernel on int8 tables (the default), 3 at 3 digit levels (~20 bits, within
+  // 3e-5 of the float64 goldens), 0 the exact scalar reference (tests compare them)
+  KERNEL = k == 0 || k == 3 ? k : 1;
+}
+
+export function kernel_build(): i32 {
+  // -> 1 for the relaxed-SIMD build (build/fairy2i-relaxed.wasm: relaxed_swizzle for the table
+  // lookups), 0 for the SIMD128 build (build/fairy2i.wasm)
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }
 
 /** Starts a linear's tables on the calling thread: writes its levels into the header and returns them (0: reference). */
@@ -40,13 +46,13 @@ export function linear_codes_prepare(tables: usize, X: usize, scales: usize, m: 
   for (let t = 0; t < T; t++) cmatvec_prepare(tables + <usize>t * stride, X + (<usize>(t * m) << 3), scales, m, S, L);
 }
 
-// A batch of T >= 16 vectors at 2 levels also runs through cmatbatch.ts, 16 vectors at a time (the
+// A batch of T >= 16 vectors on int8 tables also runs through cmatbatch.ts, 16 vectors at a time (the
 // rest through cmatmul). Its scratch follows the T vectors' tables: the batch tables of each whole
 // group of 16 (src/layout.ts plans the total); each thread has cmatbatch_scratch_bytes() of its own.
 
 /** Groups of 16 vectors a batch of T at L levels runs through cmatbatch (0: none). */
 export function linear_codes_groups(T: i32, L: i32): i32 {
-  return L == 2 ? T / BATCH_LANES : 0;
+  return L == 1 ? T / BATCH_LANES : 0;
 }
 
 /**
@@ -69,17 +75,17 @@ export function linear_codes_scratch_bytes(m: i32, S: i32, T: i32): i32 {
   // -> bytes of a linear's tables scratch for T vectors (m complex inputs, S stages):
   // the most either precision uses
   const exact = T * cmatvec_tables_bytes(m, S, 3);
-  const fast = <i32>groupTables(0, m, S, T, 2, linear_codes_groups(T, 2));
+  const fast = <i32>groupTables(0, m, S, T, 1, linear_codes_groups(T, 1));
   return max(exact, fast);
 }
 
 /** Pairs [u0, u1) of the batch tables, counting pairs of all groups in a row (P per group): one thread's share. */
 export function linear_codes_batch(tables: usize, m: i32, S: i32, T: i32, u0: i32, u1: i32): void {
   const P = (m + 1) >> 1;
-  const stride = <usize>cmatvec_tables_bytes(m, S, 2);
+  const stride = <usize>cmatvec_tables_bytes(m, S, 1);
   while (u0 < u1) {
     const g = u0 / P, p0 = u0 - g * P, p1 = min(P, p0 + u1 - u0);
-    cmatbatch_tables(groupTables(tables, m, S, T, 2, g), tables + <usize>(g * BATCH_LANES) * stride, m, S, p0, p1);
+    cmatbatch_tables(groupTables(tables, m, S, T, 1, g), tables + <usize>(g * BATCH_LANES) * stride, m, S, p0, p1);
     u0 += p1 - p0;
   }
 }

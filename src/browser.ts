@@ -9,6 +9,7 @@ import type { LoadOptions, ModelSource } from './types.js';
 import { OptionError } from './errors.js';
 import { cachedModelSource, type CacheMode } from './browser/model-cache.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
+import { WASM_FILES, pickBuild, type WasmBuild, type WasmInput } from './wasm.js';
 
 export { Model } from './model.js';
 export { Sequence } from './sequence.js';
@@ -34,16 +35,15 @@ export interface BrowserLoadOptions extends LoadOptions {
   cache?: CacheMode;
 }
 
-let defaultWasm: Promise<WebAssembly.Module> | null = null;
-/** The engine's wasm next to this bundle (../build/fairy2i.wasm); pass `wasm` where that is not served. */
-export function wasmModule(): Promise<WebAssembly.Module> {
-  defaultWasm ??= (async () => {
-    const url = new URL('../build/fairy2i.wasm', import.meta.url);
+const builds: Partial<Record<WasmBuild, Promise<WebAssembly.Module>>> = {};
+/** One of the engine's builds next to this bundle (../build/*.wasm); pass `wasm` where they are not served. */
+export function wasmModule(build: WasmBuild = pickBuild('auto')!): Promise<WebAssembly.Module> {
+  return builds[build] ??= (async () => {
+    const url = new URL(`../build/${WASM_FILES[build]}`, import.meta.url);
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status} (pass the wasm with the 'wasm' option)`);
     return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
   })();
-  return defaultWasm;
 }
 
 function isUrl(source: BrowserModelSource): source is string | URL {
@@ -95,7 +95,8 @@ export async function loadModel(source: BrowserModelSource, opts: BrowserLoadOpt
   const { cache, ...rest } = opts;
   if (cache !== undefined && typeof cache !== 'boolean' && cache !== 'revalidate') throw new OptionError('cache', `is ${JSON.stringify(cache)}, expected true, false or 'revalidate'`);
   if (cache && !isUrl(source)) throw new OptionError('cache', 'applies to URL sources only (bytes, Responses and files are not kept)');
-  const wasm = rest.wasm ?? (await wasmModule());
+  const build = pickBuild(rest.wasm);
+  const wasm = build ? await wasmModule(build) : (rest.wasm as WasmInput);
   if (!cache) return Model.load(await toSource(source, rest.signal), wasm, rest, webThreads);
   const c = await cachedModelSource(source as string | URL, cache, rest.signal, rest.onNotice ?? console.warn);
   let loaded = false;

@@ -15,7 +15,7 @@ import { commonPrefix, Sequence, type Lease, type SequenceRunner } from './seque
 import { checkLoadOptions } from './load-options.js';
 import { Tokenizer } from './tokenizer.js';
 import { ThreadPool, threadTuning, type ThreadPlatform } from './threads.js';
-import { compileWasm, engineSizes, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
+import { compileWasm, engineSizes, instantiateWasm, type Fairy2iExports, type WasmBuild, type WasmInput } from './wasm.js';
 
 export interface LoadProgress {
   loaded: number;
@@ -42,10 +42,10 @@ export interface ModelLoadOptions {
    */
   threads?: number;
   /**
-   * Arithmetic of the quantized linears. 'fast': activation tables rounded to ~14 bits (2 digit
-   * levels), the default; 'exact': ~20-bit tables (3 levels, about 1.4x slower), whose logits stay
-   * within 3e-5 · max|logit| of a float64 forward pass. Both agree with the exact f32 reference on
-   * the golden sequences' top-1 tokens (>= 99.5 %) and perplexity (within 0.5 %), which is tested.
+   * Arithmetic of the quantized linears. 'fast': int8 activation tables (as llama.cpp's and
+   * bitnet.cpp's int8 activations), the default, within 0.5 % perplexity, 0.003 nats mean KL and 95 %
+   * top-1 agreement of 'exact' on the bundled trained model (tested); 'exact': ~20-bit tables (3
+   * levels, about 3x slower), whose logits stay within 3e-5 · max|logit| of a float64 forward pass.
    * @default 'fast'
    */
   precision?: Precision;
@@ -58,8 +58,8 @@ export interface ModelLoadOptions {
 
 export type Precision = 'fast' | 'exact';
 
-/** assembly/cmatvec.ts set_kernel: table digit levels per precision. */
-const TABLE_LEVELS: Record<Precision, number> = { fast: 2, exact: 3 };
+/** assembly/dispatch.ts set_kernel: table digit levels per precision. */
+const TABLE_LEVELS: Record<Precision, number> = { fast: 1, exact: 3 };
 
 const CHUNK = 8 << 20;
 
@@ -78,6 +78,8 @@ export class Model implements SequenceRunner {
   readonly maxBatch: number;
   /** The quantized linears' arithmetic (ModelLoadOptions.precision). */
   readonly precision: Precision;
+  /** Which engine build runs: 'relaxed' (relaxed SIMD) or 'simd128' (src/wasm.ts WasmBuild). */
+  readonly wasmBuild: WasmBuild;
   /** KV caches (ModelLoadOptions.sequences). */
   readonly sequenceCount: number;
   /** Forward passes run and tokens through them since loading (how well steps were batched). */
@@ -93,6 +95,7 @@ export class Model implements SequenceRunner {
   private constructor(ex: Fairy2iExports, header: ModelHeader, plan: MemoryPlan, pool: ThreadPool | null, precision: Precision) {
     this.ex = ex;
     this.precision = precision;
+    this.wasmBuild = ex.kernel_build() === 1 ? 'relaxed' : 'simd128';
     this.plan = plan;
     this.pool = pool;
     this.threads = pool?.threads ?? 1;

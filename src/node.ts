@@ -8,6 +8,7 @@ import { Model } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import { nodeThreads } from './node/threads.js';
+import { WASM_FILES, pickBuild, type WasmBuild, type WasmInput } from './wasm.js';
 import type { LoadOptions, ModelSource } from './types.js';
 
 export { Model } from './model.js';
@@ -21,10 +22,11 @@ export { threadTuning as _threadTuning } from './threads.js';
 /** Internal, not part of the API (may change): the sampler's PRNG; the cross-runtime tests check its pinned outputs. */
 export { Rng as _Rng } from './sampler.js';
 
-let defaultWasm: Promise<WebAssembly.Module> | null = null;
-export function wasmModule(): Promise<WebAssembly.Module> {
-  defaultWasm ??= readFile(new URL('../build/fairy2i.wasm', import.meta.url)).then((b) => WebAssembly.compile(b));
-  return defaultWasm;
+const builds: Partial<Record<WasmBuild, Promise<WebAssembly.Module>>> = {};
+/** The compiled module of one of this package's builds (default: the one 'auto' picks). */
+export function wasmModule(build: WasmBuild = pickBuild('auto')!): Promise<WebAssembly.Module> {
+  builds[build] ??= readFile(new URL(`../build/${WASM_FILES[build]}`, import.meta.url)).then((b) => WebAssembly.compile(b));
+  return builds[build];
 }
 
 export async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
@@ -48,7 +50,8 @@ function filePathOf(url: string | URL): string {
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
   checkLoadOptions(opts);
-  return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, nodeThreads);
+  const build = pickBuild(opts.wasm);
+  return Model.load(await toSource(source, opts.signal), build ? await wasmModule(build) : (opts.wasm as WasmInput), opts, nodeThreads);
 }
 
 /** A file shipped in the package's models/ folder (same relative path from src/ and dist/). */

@@ -3,7 +3,7 @@
 // implementation elsewhere are re-exported from their module; those without one are declared here.
 
 import type { ModelLoadOptions } from './model.js';
-import type { WasmInput } from './wasm.js';
+import type { WasmBuild, WasmInput } from './wasm.js';
 
 export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
 export type { GenerateOptions, GenerateResult, GeneratePiece, GenerationStream, StopReason } from './generate.js';
@@ -14,7 +14,7 @@ export type { ModelConfig } from './format.js';
 export type { KvType } from './layout.js';
 export type { Sequence } from './sequence.js';
 export type { Fairy2iErrorCode } from './errors.js';
-export type { WasmInput } from './wasm.js';
+export type { WasmBuild, WasmInput } from './wasm.js';
 export type { HandlerOptions, RequestLogEntry, ServeHandler } from './server/handler.js';
 export type { EngineOptions } from './server/engine.js';
 
@@ -22,6 +22,10 @@ export type { EngineOptions } from './server/engine.js';
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Response;
 
 export interface LoadOptions extends ModelLoadOptions {
-  /** The engine's wasm: a compiled module or its bytes. @default build/fairy2i.wasm of this package */
-  wasm?: WasmInput;
+  /**
+   * The engine's wasm: 'auto' (the relaxed-SIMD build where the runtime runs relaxed SIMD, else the
+   * SIMD128 one), 'relaxed' or 'simd128' to force a build of this package, or a compiled module or its bytes.
+   * @default 'auto'
+   */
+  wasm?: WasmInput | WasmBuild | 'auto';
 }

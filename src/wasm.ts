@@ -7,6 +7,7 @@
 // no cross-origin isolation (Chromium, Deno, Bun, Node and workerd all allow it); only posting it to
 // a worker does, which is where src/threads.ts falls back to one thread.
 
+import { Fairy2iError, OptionError } from './errors.js';
 import type { EngineSizes } from './layout.js';
 
 export interface Fairy2iExports {
@@ -14,8 +15,10 @@ export interface Fairy2iExports {
   forward(desc: number, token: number, pos: number, logits: number): void;
   /** A batch: tokens, positions, sequences (i32 arrays of T), logits rows for the nOut tokens listed at outs. */
   forward_batch(desc: number, tokens: number, pos: number, seqs: number, T: number, logits: number, outs: number, nOut: number): void;
-  /** Table digit levels of the quantized linears (2 or 3; 0: the scalar reference), for this instance's calls. */
+  /** Table digit levels of the quantized linears (1: int8, or 3; 0: the scalar reference), for this instance's calls. */
   set_kernel(levels: number): void;
+  /** 1 in the relaxed-SIMD build, 0 in the SIMD128 one. */
+  kernel_build(): number;
   worker_main(ctrl: number, tid: number): void;
   threads_stop(ctrl: number): void;
   bandwidth_read(ptr: number, bytes: number, reps: number): number;
@@ -26,6 +29,45 @@ export interface Fairy2iExports {
 }
 
 export type WasmInput = WebAssembly.Module | ArrayBuffer | Uint8Array;
+
+/**
+ * The two builds of the engine (asconfig.json targets): 'relaxed' (build/fairy2i-relaxed.wasm) uses
+ * relaxed SIMD where its results are deterministic (i8x16.relaxed_swizzle with 4-bit indices, so
+ * bit-identical to the other); 'simd128' (build/fairy2i.wasm) runs where relaxed SIMD is off (Node
+ * 20, Safari). 'auto' picks 'relaxed' where the runtime validates it.
+ */
+export type WasmBuild = 'relaxed' | 'simd128';
+export const WASM_BUILDS: readonly (WasmBuild | 'auto')[] = ['auto', 'relaxed', 'simd128'];
+export const WASM_FILES: Record<WasmBuild, string> = { relaxed: 'fairy2i-relaxed.wasm', simd128: 'fairy2i.wasm' };
+
+/** A module of one function returning i8x16.relaxed_swizzle(0, 0): valid only where relaxed SIMD is on. */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of type 0
+  0x0a, 0x2b, 0x01, 0x29, 0x00, // code: one body of 41 bytes, no locals
+  0xfd, 0x0c, ...new Array(16).fill(0), 0xfd, 0x0c, ...new Array(16).fill(0), // two v128.const 0
+  0xfd, 0x80, 0x02, 0x0b, // i8x16.relaxed_swizzle, end
+]);
+
+let relaxed: boolean | null = null;
+/** Whether this runtime runs relaxed SIMD (WebAssembly.validate of a tiny module using it). */
+export function relaxedSimdSupported(): boolean {
+  relaxed ??= WebAssembly.validate(RELAXED_PROBE);
+  return relaxed;
+}
+
+/** The build a loadModel `wasm` option names (default 'auto'), or null when it is a module or bytes. */
+export function pickBuild(request: WasmInput | WasmBuild | 'auto' | undefined): WasmBuild | null {
+  if (request !== undefined && typeof request !== 'string') return null;
+  const r = (request ?? 'auto') as WasmBuild | 'auto';
+  if (!WASM_BUILDS.includes(r)) throw new OptionError('wasm', `is ${JSON.stringify(r)}, expected 'auto', 'relaxed', 'simd128', a WebAssembly.Module or the bytes of a .wasm`);
+  if (r === 'auto') return relaxedSimdSupported() ? 'relaxed' : 'simd128';
+  if (r === 'relaxed' && !relaxedSimdSupported()) {
+    throw new Fairy2iError('unsupported', "wasm 'relaxed': this runtime does not enable relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd); use 'simd128' or 'auto'");
+  }
+  return r;
+}
 
 /** Pages the module's memory import asks for at least (asconfig.json initialMemory). */
 export const WASM_INITIAL_PAGES = 2;

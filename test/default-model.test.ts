@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const CLI = 'bin/fairy2i-wasm.js';
-const cli = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input, timeout: 120000 });
+const cli = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input, timeout: 300000 });
 const s = suite('bundled default model');
 
 s('ships in the package: models/default.gguf is a Fairy2i W2 file with lm_head quantized', () => {

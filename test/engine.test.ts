@@ -79,7 +79,7 @@ stories('run --temperature 0 --json through the CLI gives the golden greedy toke
   const prompt = model.detokenize(gr.prompt_ids);
   assert.equal(model.tokenize(prompt), gr.prompt_ids, 'the prompt text tokenizes back to the golden prompt ids');
   model.dispose();
-  const r = spawnSync(process.execPath, ['bin/fairy2i-wasm.js', 'run', '-m', file, '-p', prompt, '-n', String(gr.new_ids.length), '--temperature', '0', '--json'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['bin/fairy2i-wasm.js', 'run', '-m', file, '-p', prompt, '-n', String(gr.new_ids.length), '--temperature', '0', '--precision', 'exact', '--json'], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.tokens, gr.new_ids);

@@ -103,8 +103,9 @@ async function assertReport(rep: any, where: string, threads = 1) {
   assert.is(rep.threads, threads, `${where}: threads (notices: ${rep.notices?.join('; ')})`);
   const g = manifest().stories260K.variants.v2.greedy.from_bos.new_ids;
   assert.ok(g.length > 0, 'empty golden greedy sequence');
-  for (const precision of ['exact', 'fast']) {
-    assert.equal(rep.greedy?.[precision]?.tokens, g, `${where}: precision ${precision}: greedy from BOS`);
+  for (const precision of ['exact', 'fast'] as const) {
+    // 'fast' (int8 tables) gets only golden-check.mjs's perplexity sanity check against the goldens
+    if (precision === 'exact') assert.equal(rep.greedy?.[precision]?.tokens, g, `${where}: precision ${precision}: greedy from BOS`);
     assert.is(rep.logits?.[precision]?.positions, manifest().stories260K.sequences.story64.ids.length, `${where}: precision ${precision}: positions`);
     // the same seed gives the same sampled tokens as in Node, and sampling really drew (not greedy)
     const lib = (await librarySampled())[precision];
@@ -116,7 +117,7 @@ async function assertReport(rep: any, where: string, threads = 1) {
 
 function logTimes(what: string, wallMs: number, rep: any) {
   const t = rep.timingsMs ?? {};
-  console.log(`  ${what}${rep.threads > 1 ? ` on ${rep.threads} threads` : ''}: golden ok in ${(wallMs / 1000).toFixed(2)} s (exact, fast: load ${t.load_exact?.toFixed(0)}, ${t.load_fast?.toFixed(0)} ms; 64 positions ${t.logits_exact?.toFixed(0)}, ${t.logits_fast?.toFixed(0)} ms; 64 greedy ${t.greedy_exact?.toFixed(0)}, ${t.greedy_fast?.toFixed(0)} ms; worst |Δ|/max ${rep.logits?.exact?.worstRelErr?.toExponential(1)}, ${rep.logits?.fast?.worstRelErr?.toExponential(1)})`);
+  console.log(`  ${what}${rep.threads > 1 ? ` on ${rep.threads} threads` : ''}: golden ok in ${(wallMs / 1000).toFixed(2)} s, ${rep.wasm} build (exact, fast: load ${t.load_exact?.toFixed(0)}, ${t.load_fast?.toFixed(0)} ms; 64 positions ${t.logits_exact?.toFixed(0)}, ${t.logits_fast?.toFixed(0)} ms; 64 greedy ${t.greedy_exact?.toFixed(0)}, ${t.greedy_fast?.toFixed(0)} ms; worst |Δ|/max ${rep.logits?.exact?.worstRelErr?.toExponential(1)}; fast perplexity ${((rep.logits?.fast?.relDiff ?? NaN) * 100).toFixed(2)} % of the golden)`);
 }
 
 // --- The golden check in Node, Deno, Bun and Chromium -------------------------------------------

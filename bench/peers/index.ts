@@ -1,13 +1,15 @@
 // `npm run bench:peers`: ours (W2, random codes) against wllama (llama.cpp compiled to WebAssembly
 // SIMD) on llama.cpp's 2-bit-class types TQ2_0, TQ1_0 and Q2_K (random blocks, bench/peers/
 // gguf-llama.ts), on the same real LLaMA shapes, in the same headless Chromium page, cross-origin
-// isolated so that both can use threads, with 1 thread and with all cores. Prints decode and prefill
-// tokens/s and ours ÷ theirs (against their best type), and writes bench/results/peers.json.
+// isolated so that both can use threads, with 1 thread and with all cores; and native llama.cpp
+// (node-llama-cpp, installed on demand into a cache folder: bench/peers/native.ts) on the same TQ2_0
+// and Q2_K files in this Node process, in the same run. Prints decode and prefill tokens/s, ours ÷
+// theirs (against wllama's best type) and ours ÷ native, and writes bench/results/peers.json.
 // Slow, and not part of `npm test` or CI.
 //
 // Options:
 //   --shapes tinyllama-1.1b,llama2-7b   shapes (default both)
-//   --engines ours,wllama               engines (default both)
+//   --engines ours,wllama,native        engines (default all three)
 //   --types TQ2_0,TQ1_0,Q2_K            llama.cpp types (default all three)
 //   --threads 1,2                       thread counts (default 1 and navigator.hardwareConcurrency)
 //   --prompt N --decode-prompt N --generate N
@@ -33,6 +35,7 @@ import { ISOLATION_HEADERS, launchChromium, serveFiles, withTimeout } from '../.
 // @ts-ignore
 import { findRuntime } from '../../scripts/runtimes.mjs';
 import { QUANTS, writeLlamaGguf, type QuantName } from './gguf-llama.ts';
+import { NODE_LLAMA_CPP, nativeModule, runNative } from './native.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const argv = process.argv.slice(2);
@@ -48,8 +51,10 @@ const shapes = (opt('shapes') ?? 'tinyllama-1.1b,llama2-7b').split(',') as Shape
 for (const s of shapes) if (!(s in SHAPES)) throw new Error(`--shapes: unknown shape ${s} (known: ${Object.keys(SHAPES).join(', ')})`);
 const types = (opt('types') ?? 'TQ2_0,TQ1_0,Q2_K').split(',') as QuantName[];
 for (const t of types) if (!(t in QUANTS)) throw new Error(`--types: unknown type ${t} (known: ${Object.keys(QUANTS).join(', ')})`);
-const engineNames = (opt('engines') ?? 'ours,wllama').split(',');
-for (const e of engineNames) if (e !== 'ours' && e !== 'wllama') throw new Error(`--engines: unknown engine ${e} (known: ours, wllama)`);
+const engineNames = (opt('engines') ?? 'ours,wllama,native').split(',');
+for (const e of engineNames) if (e !== 'ours' && e !== 'wllama' && e !== 'native') throw new Error(`--engines: unknown engine ${e} (known: ours, wllama, native)`);
+/** The types native llama.cpp runs (its CPU kernels for TQ2_0 and Q2_K are what the issue compares with). */
+const NATIVE_TYPES = new Set(['TQ2_0', 'Q2_K']);
 const quick = flag('quick');
 const num = (name: string) => (opt(name) === undefined ? undefined : Number(opt(name)));
 function lengths(shape: ShapeName) {
@@ -77,7 +82,9 @@ function prepareOurs(tmp: string): { root: string; source: string } {
   log(`building ours from ${oursRef} (${commit.slice(0, 10)}) in ${root} ...`);
   execFileSync('sh', ['-c', `git archive ${commit} | tar -x -C ${JSON.stringify(root)}`], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: 60_000 });
   symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
-  for (const [cmd, args] of [[join(ROOT, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'release']], [process.execPath, ['scripts/build-host.mjs']]] as const) {
+  for (const [cmd, args] of [[join(ROOT, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'release']],
+    ...(existsSync(join(root, 'assembly/dispatch.ts')) && JSON.parse(readFileSync(join(root, 'asconfig.json'), 'utf8')).targets.relaxed ? [[join(ROOT, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'relaxed']] as const] : []),
+    [process.execPath, ['scripts/build-host.mjs']]] as const) {
     const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 300_000 });
     if (r.status !== 0) throw new Error(`building ours at ${oursRef}: ${cmd} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
   }
@@ -85,7 +92,7 @@ function prepareOurs(tmp: string): { root: string; source: string } {
 }
 
 interface Row {
-  shape: ShapeName; engine: 'ours' | 'wllama'; type: string; threadsAsked: number; threads?: number; fileMb: number; date: string;
+  shape: ShapeName; engine: 'ours' | 'wllama' | 'native'; type: string; threadsAsked: number; threads?: number; fileMb: number; date: string;
   prefill?: { n: number; tokS: number; wallMs: number }; decode?: { promptN: number; n: number; tokS: number; wallMs: number; sample?: unknown };
   loadMs?: number; check?: { ok: boolean; [k: string]: unknown }; error?: string; note?: string;
   /** 1, 5 and 15 minute load averages before and after (the machine is shared). */
@@ -104,6 +111,7 @@ async function main() {
   let rows: Row[] = [];
   let pageInfo: any = null;
   let ours: { root: string; source: string } | null = null;
+  let native: any = null;
   const cleanup = async () => {
     await browser?.close().catch(() => {});
     browser = null;
@@ -155,9 +163,10 @@ async function main() {
       const perToken = 3000 * paramsB; // ms: a generous bound, ~10× the slowest rate seen
       const ctx = Math.max(L.prefill, L.decodePrompt + L.generate) + 16;
       log(`\n== ${shape} (${paramsB.toFixed(2)} B parameters): prefill ${L.prefill} tokens; decode ${L.generate} after ${L.decodePrompt}; context ${ctx}`);
-      const engines: { engine: 'ours' | 'wllama'; type: string; write: (f: string) => void }[] = [
+      const engines: { engine: 'ours' | 'wllama' | 'native'; type: string; write: (f: string) => void }[] = [
         ...(engineNames.includes('ours') ? [{ engine: 'ours' as const, type: 'W2', write: (f: string) => writeSyntheticModel(f, shape, 2) }] : []),
         ...(engineNames.includes('wllama') ? types : []).map((t) => ({ engine: 'wllama' as const, type: t, write: (f: string) => writeLlamaGguf(f, shape, t) })),
+        ...(engineNames.includes('native') ? types.filter((t) => NATIVE_TYPES.has(t)) : []).map((t) => ({ engine: 'native' as const, type: t, write: (f: string) => writeLlamaGguf(f, shape, t) })),
       ];
       // All files first, then each thread count runs every engine in turn: figures compared with
       // each other are measured close together in time (the machine may be shared).
@@ -165,6 +174,7 @@ async function main() {
       for (const e of engines) {
         const name = `${shape}-${e.type}.gguf`;
         const file = join(models, name);
+        if (files.has(e.type)) continue; // wllama's and native's file of a type are one file
         const t0 = performance.now();
         e.write(file);
         const fileMb = statSync(file).size / 1e6;
@@ -185,6 +195,19 @@ async function main() {
           }
           rows.push(row);
           const step = <T>(what: string, ms: number, fn: () => Promise<T>) => withTimeout(fn(), ms, `${shape} ${e.engine} ${e.type} ${threads}t ${what}`);
+          if (e.engine === 'native') {
+            try {
+              native ??= await nativeModule(log);
+              const r = await step('run', 600_000 + (L.prefill + L.decodePrompt + L.generate) * perToken, () => runNative(native, files.get(e.type)!.file, threads, ctx, L));
+              Object.assign(row, { threads: r.threads, loadMs: r.loadMs, prefill: r.prefill, decode: r.decode, check: { ok: true }, note: `node-llama-cpp ${NODE_LLAMA_CPP}, ${r.backend}` });
+              log(`  native ${e.type}: ${threads} thread(s): prefill ${r.prefill.tokS.toFixed(2)} tok/s, decode ${r.decode.tokS.toFixed(2)} tok/s`);
+            } catch (err) {
+              row.error = (err as Error).message.split('\n')[0];
+              log(`    FAILED: ${row.error}`);
+            }
+            row.loadavgEnd = loadavg();
+            continue;
+          }
           try {
             const ld: any = await step('load', 300_000 + 20 * perToken, () => page.evaluate((a: any) => (globalThis as any).peers.load(a), { engine: e.engine, url: `/models/${name}`, threads, ctx }));
             row.loadMs = ld.loadMs;
@@ -232,6 +255,7 @@ async function main() {
   for (const shape of allShapes) for (const t of [...new Set(rows.map((r) => r.threadsAsked))]) {
     const mine = rows.find((r) => r.shape === shape && r.engine === 'ours' && r.threadsAsked === t);
     const theirs = rows.filter((r) => r.shape === shape && r.engine === 'wllama' && r.threadsAsked === t && !r.error && r.check?.ok);
+    if (!theirs.length) continue;
     for (const metric of ['prefill', 'decode'] as const) {
       const best = theirs.filter((r) => r[metric]).sort((a, b) => b[metric]!.tokS - a[metric]!.tokS)[0];
       const o = mine?.[metric]?.tokS;
@@ -239,8 +263,18 @@ async function main() {
       ratios.push({ shape, threads: t, oursThreads: mine!.threads, metric, ours: o, bestType: best.type, theirs: best[metric]!.tokS, ratio: o / best[metric]!.tokS });
     }
   }
-  console.log(`\nours ÷ theirs (their best 2-bit-class type at the same thread count):`);
-  for (const r of ratios as any[]) console.log(`  ${r.shape.padEnd(15)} ${String(r.threads).padStart(2)} thread(s)${r.oursThreads !== r.threads ? ` (ours ${r.oursThreads})` : ''}  ${r.metric.padEnd(7)}  ${r.ours.toFixed(2).padStart(7)} / ${r.theirs.toFixed(2).padStart(7)} (${r.bestType.padEnd(5)}) = ${r.ratio.toFixed(2)}×`);
+  for (const shape of allShapes) for (const t of [...new Set(rows.map((r) => r.threadsAsked))]) {
+    const mine = rows.find((r) => r.shape === shape && r.engine === 'ours' && r.threadsAsked === t);
+    for (const nat of rows.filter((r) => r.shape === shape && r.engine === 'native' && r.threadsAsked === t && !r.error)) {
+      for (const metric of ['prefill', 'decode'] as const) {
+        const o = mine?.[metric]?.tokS;
+        if (o === undefined || !nat[metric]) continue;
+        ratios.push({ shape, threads: t, oursThreads: mine!.threads, metric, ours: o, native: true, bestType: nat.type, theirs: nat[metric]!.tokS, ratio: o / nat[metric]!.tokS });
+      }
+    }
+  }
+  console.log(`\nours ÷ theirs (wllama: their best 2-bit-class type; native llama.cpp: per type; same thread count):`);
+  for (const r of ratios as any[]) console.log(`  ${r.shape.padEnd(15)} ${String(r.threads).padStart(2)} thread(s)${r.oursThreads !== r.threads ? ` (ours ${r.oursThreads})` : ''}  ${r.metric.padEnd(7)}  ${r.ours.toFixed(2).padStart(7)} / ${r.theirs.toFixed(2).padStart(7)} (${r.native ? 'native ' : 'wllama '}${r.bestType.padEnd(5)}) = ${r.ratio.toFixed(2)}×`);
 
   const run = {
     date: new Date().toISOString(), command: `npm run bench:peers --${argv.length ? ' ' + argv.join(' ') : ''}`, rows: measured.length,

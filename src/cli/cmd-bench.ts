@@ -2,38 +2,38 @@
 // with real LLaMA shapes and random codes (--shape), plus the memory-read roofline measured by a plain
 // SIMD streaming loop in the same wasm runtime in the same run.
 
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fairy2iError } from '../errors.js';
 import type { ModelHeader } from '../format.js';
 import type { Precision } from '../model.js';
-import { loadModel, wasmModule } from '../node.js';
+import { defaultModelPath, loadModel, wasmModule } from '../node.js';
 import { readModelHeaderFromFile } from '../node/read-header.js';
 import { SHAPES, writeSyntheticModel, type ShapeName } from '../node/synthetic.js';
-import { instantiateWasm } from '../wasm.js';
+import { instantiateWasm, type WasmBuild } from '../wasm.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { modelFlags } from './common.js';
 
 export const benchSpec: CommandSpec = {
   name: 'bench',
   summary: 'Measure prompt and generation tokens/s, and how close decode gets to the memory bandwidth.',
-  usage: 'fairy2i-wasm bench [-m FILE | --shape tinyllama-1.1b|llama2-7b --stages N] [--threads N] [--json]',
+  usage: 'fairy2i-wasm bench [-m FILE | --shape tinyllama-1.1b|llama2-7b --stages N] [--threads N] [--wasm auto|relaxed|simd128] [--json]',
   positionals: [],
   flags: {
     ...modelFlags,
     shape: { type: 'string', choices: Object.keys(SHAPES), conflicts: ['model'], help: 'benchmark a synthetic model of this shape (random codes)' },
     stages: { type: 'int', min: 1, max: 4, default: 2, help: 'stages of the synthetic model (2 = W2, 1 = W1)' },
-    prompt: { type: 'int', min: 1, default: 512, help: 'prompt tokens for the prefill figure' },
-    'decode-prompt': { type: 'int', min: 1, default: 128, help: 'prompt tokens before the decode figure' },
-    generate: { type: 'int', min: 1, default: 32, help: 'tokens generated for the decode figure' },
+    prompt: { type: 'int', min: 1, help: "prompt tokens for the prefill figure (default 512, or half the model's context when that is smaller)" },
+    'decode-prompt': { type: 'int', min: 1, help: "prompt tokens before the decode figure (default 128, or a quarter of the context)" },
+    generate: { type: 'int', min: 1, help: 'tokens generated for the decode figure (default 32, or what fits after the decode prompt)' },
     json: { type: 'bool', help: 'print the figures as one JSON object' },
   },
 };
 
 /** GB/s of a plain SIMD read loop over `bytes` of wasm memory (best of a few passes). */
-export async function measureBandwidth(bytes = 512 << 20): Promise<number> {
-  const ex = await instantiateWasm(await wasmModule());
+export async function measureBandwidth(bytes = 512 << 20, build?: WasmBuild): Promise<number> {
+  const ex = await instantiateWasm(await wasmModule(build));
   const base = Math.ceil(ex.heap_base() / 64) * 64;
   const need = base + bytes - ex.memory.buffer.byteLength;
   if (need > 0) ex.memory.grow(Math.ceil(need / 65536));
@@ -66,8 +66,8 @@ function peakRssMb(): number {
 
 export async function runBench(a: Parsed): Promise<void> {
   const f = a.flags;
-  if (!f.model && !f.shape) throw new Fairy2iError('option', 'give -m FILE or --shape tinyllama-1.1b|llama2-7b');
-  let file = f.model as string | undefined;
+  // Without -m or --shape: the bundled model, as every other command.
+  let file = (f.model as string | undefined) ?? (f.shape ? undefined : defaultModelPath());
   let tmp: string | null = null;
   const log = (s: string) => { if (!f.json) process.stderr.write(s + '\n'); };
   if (!file) {
@@ -77,11 +77,17 @@ export async function runBench(a: Parsed): Promise<void> {
     writeSyntheticModel(file, f.shape as ShapeName, f.stages as number);
   }
   try {
-    const promptLen = f.prompt as number, decodePrompt = f['decode-prompt'] as number, nGen = f.generate as number;
     const header = readModelHeaderFromFile(file);
+    // Lengths fitted to the context when not given: a prompt of at most half of it, a decode prompt
+    // of at most a quarter and the generated tokens in what is left (the bundled model has 256).
+    const room = Math.min((f.ctx as number | undefined) ?? header.config.contextLength, header.config.contextLength) - 1;
+    const promptLen = (f.prompt as number | undefined) ?? Math.max(1, Math.min(512, room >> 1));
+    const decodePrompt = (f['decode-prompt'] as number | undefined) ?? Math.max(1, Math.min(128, room >> 2));
+    const nGen = (f.generate as number | undefined) ?? Math.max(1, Math.min(32, room - decodePrompt));
     const ctx = Math.min(Math.max(promptLen, decodePrompt + nGen) + 1, (f.ctx as number | undefined) ?? header.config.contextLength, header.config.contextLength);
+    if (!existsSync(file)) throw new Fairy2iError('input', `no model given and the bundled model is missing (${file}); pass -m FILE or --shape`);
     if (promptLen > ctx || decodePrompt + nGen > ctx) throw new Fairy2iError('option', `--prompt ${promptLen} / --decode-prompt ${decodePrompt} + --generate ${nGen} do not fit in a context of ${ctx}`);
-    const model = await loadModel(file, { contextLength: ctx, threads: f.threads as number | undefined, precision: f.precision as Precision });
+    const model = await loadModel(file, { contextLength: ctx, threads: f.threads as number | undefined, precision: f.precision as Precision, wasm: f.wasm as WasmBuild | 'auto' });
     const V = model.config.vocabSize;
     const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + seed * 104729) % (V - 3)));
     // Untimed warm-up, as llama-bench does: the engine's first calls run before the runtime's
@@ -94,13 +100,14 @@ export async function runBench(a: Parsed): Promise<void> {
     // Decode: after a decodePrompt-token prompt, nGen greedy tokens.
     const r = await model.complete(ids(decodePrompt, 2), { temperature: 0, maxTokens: nGen, stopAtEos: false });
     const decode = r.timings.generateTokensPerSecond;
-    const bw = await measureBandwidth();
+    const bw = await measureBandwidth(undefined, model.wasmBuild);
     const weightBytes = weightBytesPerToken(header);
     const out = {
       model: f.shape ? `synthetic ${f.shape} W${f.stages}` : file,
       file_mb: statSync(file).size / 1e6,
       threads: model.threads,
       precision: model.precision,
+      wasm: model.wasmBuild,
       prefill_tok_s: prefill,
       decode_tok_s: decode,
       weight_bytes_per_token: weightBytes,
@@ -115,7 +122,7 @@ export async function runBench(a: Parsed): Promise<void> {
     else {
       process.stdout.write(
         `${out.model}: prefill ${prefill.toFixed(1)} tok/s (${promptLen} tokens), decode ${decode.toFixed(2)} tok/s (after ${decodePrompt}), ` +
-        `${out.threads} thread(s), precision ${out.precision}\nweights read per token ${(weightBytes / 1e9).toFixed(3)} GB; memory bandwidth ${bw.toFixed(1)} GB/s → roofline ${out.roofline_tok_s.toFixed(1)} tok/s; decode reaches ${(100 * out.roofline_fraction).toFixed(1)} %\n` +
+        `${out.threads} thread(s), precision ${out.precision}, ${out.wasm} build\nweights read per token ${(weightBytes / 1e9).toFixed(3)} GB; memory bandwidth ${bw.toFixed(1)} GB/s → roofline ${out.roofline_tok_s.toFixed(1)} tok/s; decode reaches ${(100 * out.roofline_fraction).toFixed(1)} %\n` +
         `peak RSS ${out.peak_rss_mb.toFixed(0)} MB\n`,
       );
     }

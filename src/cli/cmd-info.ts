@@ -3,15 +3,18 @@ import { bitsPerWeight, isPlaceholderVocab, type ModelHeader } from '../format.j
 import { tensorTypeName } from '../gguf.js';
 import { readModelHeaderFromFile } from '../node/read-header.js';
 import type { CommandSpec, Parsed } from './args.js';
+import { modelFlags } from './common.js';
+import { pickBuild, type WasmBuild } from '../wasm.js';
 
 export const infoSpec: CommandSpec = {
   name: 'info',
   summary: 'Describe a Fairy2i model file: architecture, sizes, stages, bits per weight, tokenizer.',
-  usage: 'fairy2i-wasm info <file> [--tensors] [--json]',
+  usage: 'fairy2i-wasm info <file> [--tensors] [--wasm auto|relaxed|simd128] [--json]',
   positionals: [{ name: 'file', required: true, help: 'a Fairy2i model file' }],
   flags: {
     tensors: { type: 'bool', help: 'list every tensor' },
     json: { type: 'bool', help: 'print one JSON object' },
+    wasm: modelFlags.wasm,
   },
 };
 
@@ -61,7 +64,8 @@ export function describeModel(path: string, h: ModelHeader, withTensors: boolean
 
 export function runInfo(a: Parsed): void {
   const path = a.positionals[0];
-  const d = describeModel(path, readModelHeaderFromFile(path), !!a.flags.tensors);
+  // The engine build loadModel would run here with this --wasm (it is chosen by the runtime, not the file).
+  const d = { ...describeModel(path, readModelHeaderFromFile(path), !!a.flags.tensors), wasm: pickBuild(a.flags.wasm as WasmBuild | 'auto')! };
   if (a.flags.json) {
     process.stdout.write(JSON.stringify(d) + '\n');
     return;
@@ -75,6 +79,7 @@ export function runInfo(a: Parsed): void {
     `  weights      ${d.quantization}; lm_head ${d.lmHeadQuantized ? 'quantized' : d.tiedLmHead ? 'tied to the embedding (float)' : 'float'}; ${d.linearBitsPerWeight} bits per linear weight; floats ${d.floatType}`,
     `  tokenizer    ${d.tokenizer.usable ? `${d.tokenizer.model}, ${d.tokenizer.pieces} pieces${d.tokenizer.byteFallback ? ', byte fallback' : ''}, bos ${d.tokenizer.bos}, eos ${d.tokenizer.eos}, add_bos ${d.tokenizer.addBos}${d.tokenizer.chatTemplate ? ', chat template' : ''}` : 'none (token ids only)'}`,
     `  tensors      ${d.tensorCount}`,
+    `  engine       ${d.wasm} build (${d.wasm === 'relaxed' ? 'relaxed SIMD' : 'SIMD128: this runtime has no relaxed SIMD or --wasm simd128'}) of this package would run it`,
   ];
   if (d.tensors) for (const t of d.tensors) lines.push(`    ${t.name.padEnd(32)} ${t.type.padEnd(4)} ${JSON.stringify(t.dims).padEnd(16)} ${String(t.bytes).padStart(12)} B @ ${t.offset}`);
   process.stdout.write(lines.join('\n') + '\n');

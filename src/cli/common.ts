@@ -7,12 +7,14 @@ import { Fairy2iError } from '../errors.js';
 import type { Model, Precision } from '../model.js';
 import { defaultModelPath, loadModel, type LoadOptions } from '../node.js';
 import type { FlagSpec } from './args.js';
+import type { WasmBuild } from '../wasm.js';
 
 export const modelFlags: Record<string, FlagSpec> = {
   model: { type: 'string', alias: 'm', arg: 'file', help: 'Fairy2i model file (default: the bundled model)' },
   ctx: { type: 'int', alias: 'c', min: 1, arg: 'n', help: "context length to allocate (default: the model's)" },
   threads: { type: 'int', min: 1, max: 256, arg: 'n', help: 'threads to run the model on, at most the cores available (default: all cores; 1 for models too small to split)' },
-  precision: { type: 'string', choices: ['fast', 'exact'], default: 'fast', arg: 'fast|exact', help: "quantized linears' tables: 'fast' ~14-bit, 'exact' ~20-bit (~1.4x slower)" },
+  precision: { type: 'string', choices: ['fast', 'exact'], default: 'fast', arg: 'fast|exact', help: "quantized linears' tables: 'fast' int8, 'exact' ~20-bit (~3x slower)" },
+  wasm: { type: 'string', choices: ['auto', 'relaxed', 'simd128'], default: 'auto', arg: 'auto|relaxed|simd128', help: "engine build: 'relaxed' needs relaxed SIMD (Node >= 22), 'simd128' runs everywhere; 'auto' picks" },
 };
 
 export async function openModel(flags: Record<string, unknown>, quiet = false, load: LoadOptions = {}): Promise<Model> {
@@ -25,6 +27,7 @@ export async function openModel(flags: Record<string, unknown>, quiet = false, l
     contextLength: flags.ctx as number | undefined,
     threads: flags.threads as number | undefined,
     precision: flags.precision as Precision,
+    wasm: flags.wasm as WasmBuild | 'auto',
     ...load,
     onProgress: tty ? ({ loaded, total }) => process.stderr.write(`\rloading ${path}: ${((100 * loaded) / total).toFixed(0)}%`) : undefined,
   });

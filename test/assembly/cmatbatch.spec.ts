@@ -12,10 +12,10 @@ function codesBytes(n: i32, m: i32, S: i32): i32 {
   return ((n + 15) >> 4) * 16 * ((m + 1) >> 1) * S;
 }
 
-/** 16 vectors' tables at 2 levels (one x each) and their batch tables. */
+/** 16 vectors' tables at 1 level (int8) (one x each) and their batch tables. */
 function prepare16(tables: usize, bt: usize, X: usize, scales: usize, m: i32, S: i32): void {
-  const stride = cmatvec_tables_bytes(m, S, 2);
-  for (let v = 0; v < 16; v++) cmatvec_prepare(tables + <usize>(v * stride), X + <usize>(v * 8 * m), scales, m, S, 2);
+  const stride = cmatvec_tables_bytes(m, S, 1);
+  for (let v = 0; v < 16; v++) cmatvec_prepare(tables + <usize>(v * stride), X + <usize>(v * 8 * m), scales, m, S, 1);
   cmatbatch_tables(bt, tables, m, S, 0, (m + 1) >> 1);
 }
 
@@ -28,14 +28,14 @@ describe("cmatbatch", () => {
     seed(21);
     for (let S = 1; S <= 4; S++) {
       for (let a = 0; a < M_SIZES.length; a++) {
-        const m = M_SIZES[a], P = (m + 1) >> 1, stride = cmatvec_tables_bytes(m, S, 2), bb = cmatbatch_tables_bytes(m, S);
+        const m = M_SIZES[a], P = (m + 1) >> 1, stride = cmatvec_tables_bytes(m, S, 1), bb = cmatbatch_tables_bytes(m, S);
         const scales = alloc(16 * S), X = alloc(8 * m * 16), tables = alloc(16 * stride), b1 = alloc(bb), b2 = alloc(bb);
         fillScales(scales, S);
         fillUniform(X, 2 * m * 16, 1);
         memory.fill(b1, 0xaa, <usize>bb);
         memory.fill(b2, 0xaa, <usize>bb);
         const stride2 = <usize>stride;
-        for (let v = 0; v < 16; v++) cmatvec_prepare(tables + <usize>v * stride2, X + <usize>(v * 8 * m), scales, m, S, 2);
+        for (let v = 0; v < 16; v++) cmatvec_prepare(tables + <usize>v * stride2, X + <usize>(v * 8 * m), scales, m, S, 1);
         for (let p = 0; p < P; p += 3) cmatbatch_tables(b1, tables, m, S, p, min(P, p + 3)); // in ranges, as threads split it
         cmatbatch_tables_ref(b2, tables, m, S, 0, P);
         expect<i32>(memory.compare(b1, b2, <usize>bb)).toBe(0, "m=" + m.toString() + " S=" + S.toString());
@@ -50,7 +50,7 @@ describe("cmatbatch", () => {
     for (let S = 1; S <= 4; S++) {
       for (let a = 0; a < M_SIZES.length; a++) {
         for (let b = 0; b < N_SIZES.length; b++) {
-          const m = M_SIZES[a], n = N_SIZES[b], stride = cmatvec_tables_bytes(m, S, 2);
+          const m = M_SIZES[a], n = N_SIZES[b], stride = cmatvec_tables_bytes(m, S, 1);
           const nv = b == 2 ? 7 : 16; // fewer vectors than lanes too
           const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S), X = alloc(8 * m * 16);
           const tables = alloc(16 * stride), bt = alloc(cmatbatch_tables_bytes(m, S));
@@ -82,7 +82,7 @@ describe("cmatbatch", () => {
 
   test("a row range writes just those rows, as the full call does", () => {
     seed(23);
-    const S = 2, m = 65, n = 200, stride = cmatvec_tables_bytes(m, S, 2);
+    const S = 2, m = 65, n = 200, stride = cmatvec_tables_bytes(m, S, 1);
     const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S), X = alloc(8 * m * 16);
     const tables = alloc(16 * stride), bt = alloc(cmatbatch_tables_bytes(m, S));
     const full = alloc(8 * n * 16), part = alloc(8 * n * 16), xt = alloc(cmatbatch_scratch_bytes());
