@@ -58,9 +58,19 @@ export function linear_codes_prepare(tables: usize, X: usize, scales: usize, m: 
  */
 const BATCH_MIN: i32 = 5;
 
-/** Groups a batch of T at L levels runs through cmatbatch (0: none): the full groups of 16 and a last narrower one. */
-export function linear_codes_groups(T: i32, L: i32): i32 {
-  if (L != 1) return 0;
+/**
+ * Fewest rows a linear runs through cmatbatch: each share of its rows pays a chunk's expansion (256
+ * lines per record), which at TinyLlama's k, v (128 rows) costs more than cmatmul's whole pass; at
+ * 1024 rows in two shares cmatbatch is 1.1x cmatmul, at 2816 1.4x (bench/results/kernels-batch.txt).
+ */
+const BATCH_MIN_ROWS: i32 = 1024;
+
+/**
+ * Groups a batch of T at L levels runs through cmatbatch for a linear of n complex rows (0: none):
+ * the full groups of 16 and a last narrower one.
+ */
+export function linear_codes_groups(T: i32, L: i32, n: i32): i32 {
+  if (L != 1 || n < BATCH_MIN_ROWS) return 0;
   return (T >> 4) + ((T & 15) >= BATCH_MIN ? 1 : 0);
 }
 
@@ -82,8 +92,8 @@ function groupVectors(T: i32, g: i32): i32 {
  * Units of a batch's rows pass (0 when it has no groups): each group, and the vectors after the last
  * group together (through cmatmul), each over any row range.
  */
-export function linear_codes_units(T: i32, L: i32): i32 {
-  const G = linear_codes_groups(T, L);
+export function linear_codes_units(T: i32, L: i32, n: i32): i32 {
+  const G = linear_codes_groups(T, L, n);
   return G == 0 ? 0 : G + (T > G * BATCH_LANES ? 1 : 0);
 }
 
@@ -98,7 +108,7 @@ export function linear_codes_scratch_bytes(m: i32, S: i32, T: i32): i32 {
   // -> bytes of a linear's tables scratch for T vectors (m complex inputs, S stages):
   // the most either precision uses
   const exact = T * cmatvec_tables_bytes(m, S, 3);
-  const G = linear_codes_groups(T, 1);
+  const G = linear_codes_groups(T, 1, I32.MAX_VALUE);
   const fast = G == 0 ? T * cmatvec_tables_bytes(m, S, 1) : <i32>groupTables(0, m, S, T, 1, G - 1) + cmatbatch_tables_bytes(m, S, groupWidth(T, G - 1));
   return max(exact, fast);
 }
@@ -120,7 +130,7 @@ export function linear_codes_batch(tables: usize, m: i32, S: i32, T: i32, u0: i3
  */
 export function linear_codes_unit(Y: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, u: i32, r0: i32, r1: i32, scratch: usize): void {
   const L = <i32>load<u32>(tables);
-  const G = linear_codes_groups(T, L);
+  const G = linear_codes_groups(T, L, n);
   if (u < G) {
     cmatbatch(Y, groupTables(tables, m, S, T, L, u), codes, n, m, S, groupWidth(T, u), u * BATCH_LANES, groupVectors(T, u), r0, r1, scratch);
   } else {
@@ -137,7 +147,7 @@ export function linear_codes_unit(Y: usize, tables: usize, codes: usize, scales:
 @inline
 export function linear_codes_rows(Y: usize, X: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32, scratch: usize): void {
   const L = <i32>load<u32>(tables);
-  const units = linear_codes_units(T, L);
+  const units = linear_codes_units(T, L, n);
   if (L == 0) {
     if (T == 1) cmatvec_ref(Y, X, codes, scales, n, m, S, r0, r1);
     else cmatmul_ref(Y, X, codes, scales, n, m, S, T, r0, r1);
@@ -203,7 +213,7 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
     parallel(ctrl, T == 1 ? JOB_PREPARE_BLOCKS : JOB_PREPARE, units, chunk);
   }
   // Batch tables: per input pair and group, 2 KiB per stage transposed (~0.1 µs per stage, ~2^11 units).
-  const pairs = linear_codes_groups(T, L) * ((m + 1) >> 1);
+  const pairs = linear_codes_groups(T, L, out >> 1) * ((m + 1) >> 1);
   if (pairs == 0) return;
   const pc = chunk_rows(ctrl, pairs, (1 << 11) * S, 1);
   if (pc >= pairs) {
@@ -259,8 +269,11 @@ export function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, in
   linear_prepare(ctrl, x, rec, out, inp, S, T);
   const codes = load<u32>(rec) == LIN_CODES;
   const rows = codes ? out >> 1 : out;
-  const units = codes ? linear_codes_units(T, linear_codes_levels(rec)) : 0;
-  const parts = units > 0 ? batch_row_parts(ctrl, units) : 0;
+  const units = codes ? linear_codes_units(T, linear_codes_levels(rec), rows) : 0;
+  // One row share per thread and unit (batch_row_parts gives two: ceil(2·threads / units)): each
+  // share of a group pays its own expansions, so fewer shares over more rows are cheaper
+  // (TinyLlama's q at 4 shares: 0.6x the time of 1; bench/kernels.ts --parts).
+  const parts = units > 0 ? batch_row_parts(ctrl, 2 * units) : 0;
   if (parts > 0) {
     linear_units(ctrl, y, rec, rows, inp >> 1, S, T, units, parts, ts);
     return;

@@ -241,13 +241,20 @@ for (const S of quickBatch ? [] : [2, 1]) {
   // swizzle kernel per vector over one tile's codes) and cmatbatch (groups of 4, 8 or 16 vectors in
   // the lanes, cmatbatch.ts, grouped as assembly/dispatch.ts groups them), with the table builds
   // each needs. Checked bit for bit against cmatvec first.
-  const S = 2, m = 2048;
+  const S = 2;
+  // --shapes OUTxIN,..: other shapes (TinyLlama's: 2048x2048,256x2048,5632x2048,2048x5632); --parts P:
+  // each call over P row ranges one after the other, as P shares of the rows on threads would be
+  const shapeArg = process.argv.indexOf("--shapes"), partsArg = process.argv.indexOf("--parts");
+  const shapes = shapeArg > 0 ? process.argv[shapeArg + 1].split(",").map((x) => x.split("x").map(Number)) : [[4096, 4096], [11008, 4096]];
+  const parts = partsArg > 0 ? Number(process.argv[partsArg + 1]) : 1;
   const forced = Number(process.env.BATCH_WIDTH ?? 0); // a fixed group width, to compare widths
-  const width = (r: number) => forced || (r > 8 ? 16 : r > 4 ? 8 : 4);
+  const width = (r: number) => forced || (r > 8 ? 16 : 8);
   console.log(`\nbatches, S = ${S}, int8 tables, CPU ms per vector (one thread, fastest of interleaved rounds); cmatbatch's batch tables included`);
   console.log(`shape        B   cmatvec   cmatmul  cmatbatch  batch/cmatvec  (tables per vector ms)`);
   const Bs = quickBatch ? [1, 2, 4, 8, 16] : [1, 2, 3, 4, 8, 16, 64];
-  for (const n of [2048, 5504]) {
+  for (const [outR, inR] of shapes) {
+    const n = outR / 2, m = inR / 2;
+    const share = Math.ceil(n / parts / 64) * 64; // a share's rows, as dispatch.ts aligns them
     const bytes = codesBytes(n, m, S);
     const copies = Math.max(1, Math.ceil(EVICT / bytes));
     const cs = Array.from({ length: copies }, () => { const c = alloc(bytes); fillU8(c, bytes); return c; });
@@ -261,10 +268,10 @@ for (const S of quickBatch ? [] : [2, 1]) {
     for (const T of Bs) {
       const groups: [number, number][] = []; // [first vector, vectors]
       for (let v = 0; v < T; v += 16) groups.push([v, Math.min(16, T - v)]);
-      const batchPrep = () => groups.forEach(([v, nv], g) => k.cmatbatch_tables(bt + g * bb, tables + v * tb, m, S, width(nv), nv, 0, m / 2));
+      const batchPrep = () => groups.forEach(([v, nv], g) => k.cmatbatch_tables(bt + g * bb, tables + v * tb, m, S, width(nv), nv, 0, Math.ceil(m / 2)));
       const batch = (c: number) => groups.forEach(([v, nv], g) => {
         if (nv === 1) k.cmatvec(Y2 + 8 * n * v, tables + v * tb, c, scales, n, m, S, 0, n);
-        else k.cmatbatch(Y2, bt + g * bb, c, n, m, S, width(nv), v, nv, 0, n, xt);
+        else for (let r0 = 0; r0 < n; r0 += share) k.cmatbatch(Y2, bt + g * bb, c, n, m, S, width(nv), v, nv, r0, Math.min(n, r0 + share), xt);
       });
       batchPrep(); batch(cs[0]);
       for (let t = 0; t < T; t++) k.cmatvec(Y + 8 * n * t, tables + t * tb, cs[0], scales, n, m, S, 0, n);
@@ -282,7 +289,7 @@ for (const S of quickBatch ? [] : [2, 1]) {
       ], quickBatch ? 400 : 1000, 20, cpuMs);
       const one = Math.min(one0, one1);
       const per = (bat + p2) / T;
-      console.log(`${`${2 * n}x${2 * m}`.padEnd(11)} ${String(T).padStart(3)} ${one.toFixed(3).padStart(9)} ${(mm / T).toFixed(3).padStart(9)} ${per.toFixed(3).padStart(10)} ${(one / per).toFixed(2).padStart(10)}x   (${(p2 / T).toFixed(3)})`);
+      console.log(`${`${outR}x${inR}`.padEnd(11)} ${String(T).padStart(3)} ${one.toFixed(3).padStart(9)} ${(mm / T).toFixed(3).padStart(9)} ${per.toFixed(3).padStart(10)} ${(one / per).toFixed(2).padStart(10)}x   (${(p2 / T).toFixed(3)})`);
     }
     top = cs[0];
   }

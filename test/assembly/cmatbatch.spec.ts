@@ -124,7 +124,7 @@ describe("batch dispatch", () => {
   test("a batch of T = 1..17 vectors (groups, the rest through cmatmul; rows split in two) equals one-vector decode, both precisions", () => {
     seed(24);
     const xt = alloc(cmatbatch_scratch_bytes());
-    const S = 2, m = 67, n = 83;
+    const S = 2, m = 67, n = 1030; // at least dispatch.ts's BATCH_MIN_ROWS, a partial last tile
     const codes = alloc(codesBytes(n, m, S)), scales = alloc(16 * S);
     fillBytes(codes, codesBytes(n, m, S));
     fillScales(scales, S);
@@ -137,18 +137,19 @@ describe("batch dispatch", () => {
         fillUniform(X, 2 * m * T, 1);
         expect<i32>(linear_codes_begin(tables)).toBe(L);
         linear_codes_prepare(tables, X, scales, m, S, T, L);
-        const groups = linear_codes_groups(T, L), P = (m + 1) >> 1;
+        const groups = linear_codes_groups(T, L, n), P = (m + 1) >> 1;
         if (groups > 0) { // the batch tables in two shares, as two threads split the pairs
           const half = (groups * P) >> 1;
           linear_codes_batch(tables, m, S, T, 0, half);
           linear_codes_batch(tables, m, S, T, half, groups * P);
         }
-        const units = linear_codes_units(T, L);
+        const units = linear_codes_units(T, L, n);
+        expect<i32>(linear_codes_units(T, L, 1023)).toBe(0, "fewer rows than BATCH_MIN_ROWS: cmatmul");
         expect<bool>(L == 1 ? (T >= 5) == (units > 0) : units == 0).toBe(true, "T=" + T.toString() + ": batches of 5 or more on int8 tables run through cmatbatch");
         memory.fill(Y, 0x7f, <usize>(8 * n * T));
         // in two row parts, as threads split the rows
-        linear_codes_rows(Y, X, tables, codes, scales, n, m, S, T, 0, 21, xt);
-        linear_codes_rows(Y, X, tables, codes, scales, n, m, S, T, 21, n, xt);
+        linear_codes_rows(Y, X, tables, codes, scales, n, m, S, T, 0, 517, xt);
+        linear_codes_rows(Y, X, tables, codes, scales, n, m, S, T, 517, n, xt);
         for (let t = 0; t < T; t++) {
           cmatvec_prepare(one, X + <usize>(t * 8 * m), scales, m, S, L);
           cmatvec(y1, one, codes, scales, n, m, S, 0, n);
