@@ -251,7 +251,7 @@ for (const S of quickBatch ? [] : [2, 1]) {
   const width = (r: number) => forced || (r > 8 ? 16 : 8);
   console.log(`\nbatches, S = ${S}, int8 tables, CPU ms per vector (one thread, fastest of interleaved rounds); cmatbatch's batch tables included`);
   console.log(`shape        B   cmatvec   cmatmul  cmatbatch  batch/cmatvec  (tables per vector ms)`);
-  const Bs = quickBatch ? [1, 2, 4, 8, 16] : [1, 2, 3, 4, 8, 16, 64];
+  const Bs = [1, 2, 4, 8, 16, 64];
   for (const [outR, inR] of shapes) {
     const n = outR / 2, m = inR / 2;
     const share = Math.ceil(n / parts / 64) * 64; // a share's rows, as dispatch.ts aligns them
