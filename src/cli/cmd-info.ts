@@ -40,6 +40,7 @@ export function describeModel(path: string, h: ModelHeader, withTensors: boolean
     vocabSize: c.vocabSize,
     stages: c.stages,
     quantization: c.stages ? `Fairy2i V${c.stages} (PhaseQuant {±1,±i}, ${c.stages} residual stage${c.stages > 1 ? 's' : ''})` : `float (${c.floatType})`,
+    quantArithmetic: c.stages ? c.arithmetic ?? 'f32' : null,
     lmHeadQuantized: c.lmHeadQuantized,
     tiedLmHead: c.tieLmHead,
     floatType: c.floatType,
@@ -72,7 +73,7 @@ export function runInfo(a: Parsed): void {
     `  model        ${d.name || '(unnamed)'} — ${d.architecture}, from ${d.source} (${d.sourceFormat}) by ${d.converter}`,
     `  shape        dim ${d.dim}, ${d.layers} layers, ffn ${d.ffnDim}, heads ${d.heads} (kv ${d.kvHeads}, head_dim ${d.headDim}), vocab ${d.vocabSize}, context ${d.contextLength}`,
     `  norm/rope    rms_eps ${d.rmsEps}, rope_theta ${d.ropeTheta}`,
-    `  weights      ${d.quantization}; lm_head ${d.lmHeadQuantized ? 'quantized' : d.tiedLmHead ? 'tied to the embedding (float)' : 'float'}; ${d.linearBitsPerWeight} bits per linear weight; floats ${d.floatType}`,
+    `  weights      ${d.quantization}${d.quantArithmetic ? `, ${d.quantArithmetic} arithmetic` : ''}; lm_head ${d.lmHeadQuantized ? 'quantized' : d.tiedLmHead ? 'tied to the embedding (float)' : 'float'}; ${d.linearBitsPerWeight} bits per linear weight; floats ${d.floatType}`,
     `  tokenizer    ${d.tokenizer.usable ? `${d.tokenizer.model}, ${d.tokenizer.pieces} pieces${d.tokenizer.byteFallback ? ', byte fallback' : ''}, bos ${d.tokenizer.bos}, eos ${d.tokenizer.eos}, add_bos ${d.tokenizer.addBos}${d.tokenizer.chatTemplate ? ', chat template' : ''}` : 'none (token ids only)'}`,
     `  tensors      ${d.tensorCount}`,
   ];

@@ -175,6 +175,7 @@ export function openHfCheckpoint(dir: string): Checkpoint {
     hyper,
     vocab: readHfTokenizer(dir),
     totalBytes,
+    linearDtype: (({ f, name }) => f.tensors.get(name)!.dtype)(locate({ kind: 'linear', layer: 0, linear: 'attn_q' })),
     validate: () => { for (const role of roles()) locate(role); },
     read: (role) => {
       const { f, name } = locate(role);

@@ -62,6 +62,7 @@ export function openLlama2cCheckpoint(path: string, tokenizerPath?: string): Che
       hyper,
       vocab: vocabData,
       totalBytes: at - 28,
+      linearDtype: 'F32',
       validate: () => {},
       read: (role: TensorRole) => {
         if (role.kind === 'embedding') return read('token_embedding', 0, vocab * dim);

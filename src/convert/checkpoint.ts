@@ -23,6 +23,8 @@ export interface Checkpoint {
   validate(): void;
   /** Float32 data, row-major (out, in) for linears; throws FormatError on NaN/Inf. */
   read(role: TensorRole): Float32Array;
+  /** Storage type of the linear weights (layer 0's q_proj): picks the default quantizer arithmetic. */
+  linearDtype: 'F32' | 'F16' | 'BF16';
   /** Bytes of source data, for progress. */
   totalBytes: number;
   close(): void;

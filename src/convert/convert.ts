@@ -7,6 +7,7 @@ import { AbortError, Fairy2iError, OptionError } from '../errors.js';
 import { encodeModelHeader, linearShape, LINEARS, MAX_STAGES, placeholderVocab, type LinearKind, packCodes, type ModelConfig, type PlannedTensor } from '../format.js';
 import { toHalfArray } from '../half.js';
 import { quantizeLinear, type QuantizedLinear } from './quantize.js';
+import { quantizeLinearBf16 } from './quantize-bf16.js';
 import type { TokenizerVocab } from '../tokenizer.js';
 import { VERSION } from '../version.js';
 import type { Checkpoint, TensorRole } from './checkpoint.js';
@@ -23,6 +24,12 @@ export interface ConvertOptions {
   /** llama2.c tokenizer file, when not beside the model. */
   tokenizer?: string;
   quiet?: boolean;
+  /**
+   * The quantizer's arithmetic: 'bf16' = the authors' bfloat16 inference quantizer
+   * (quantize-bf16.ts), 'f32' = float32 PhaseQuant (quantize.ts).
+   * @default 'bf16' when the checkpoint's linear weights are BF16, else 'f32'
+   */
+  arithmetic?: 'f32' | 'bf16';
   /** Shown as the source in the file's metadata (defaults to the input path). */
   source?: string;
 }
@@ -43,7 +50,9 @@ export async function convert(input: string, opts: ConvertOptions): Promise<Conv
   const ck = openCheckpoint(input, { tokenizer: opts.tokenizer });
   try {
     ck.validate();
-    const config = buildConfig(ck, input, stages, !!opts.keepLmHeadFloat, floatType, opts.source);
+    const arithmetic = opts.arithmetic ?? (ck.linearDtype === 'BF16' ? 'bf16' : 'f32');
+    if (arithmetic !== 'f32' && arithmetic !== 'bf16') throw new OptionError('--arithmetic', `is ${arithmetic}, expected f32 or bf16`);
+    const config = { ...buildConfig(ck, input, stages, !!opts.keepLmHeadFloat, floatType, opts.source), ...(stages > 0 ? { arithmetic } : {}) };
     const vocab = fitVocab(ck.vocab, config.vocabSize, input);
     const { header, plan, tensors, dataSize } = encodeModelHeader(config, vocab);
     const bytes = header.length + dataSize;
@@ -122,7 +131,7 @@ function tensorBytes(ck: Checkpoint, c: ModelConfig, p: PlannedTensor, pending: 
   progress.add(data.length * progress.unit, p.name);
   if (r.kind === 'codes') {
     const [rows, cols] = linearShape(c, r.linear);
-    const q = quantizeLinear(data, rows, cols, c.stages);
+    const q = (c.arithmetic === 'bf16' ? quantizeLinearBf16 : quantizeLinear)(data, rows, cols, c.stages);
     setPending({ key, q });
     return packCodes(q.codesU, q.codesW, q.n, q.m);
   }
