@@ -29,6 +29,8 @@ export function wasmModule(): Promise<WebAssembly.Module> {
 }
 
 export async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
+  // A Hugging Face Hub model (pulled into the cache first, see src/hub/pull.ts).
+  if (typeof source === 'string' && source.startsWith('hf:')) return fileSource((await (await import('./hub/pull.js')).pull(source, { quiet: true })).path);
   if (typeof source === 'string' && /^https?:\/\//.test(source)) return urlSource(source, signal);
   if (source instanceof URL) return source.protocol === 'file:' ? fileSource(source.pathname) : urlSource(source, signal);
   if (typeof source === 'string') return fileSource(source);

@@ -8,14 +8,15 @@ import { defaultModelPath, loadModel } from '../node.js';
 import type { FlagSpec } from './args.js';
 
 export const modelFlags: Record<string, FlagSpec> = {
-  model: { type: 'string', alias: 'm', arg: 'file', help: 'Fairy2i model file (default: the bundled model)' },
+  model: { type: 'string', alias: 'm', arg: 'file', help: 'Fairy2i model file, or hf:OWNER/REPO[@REV][/FILE] from the Hugging Face Hub (default: the bundled model)' },
   ctx: { type: 'int', alias: 'c', min: 1, arg: 'n', help: "context length to allocate (default: the model's)" },
   threads: { type: 'int', min: 1, max: 256, arg: 'n', help: 'threads to run the model on (default: all cores; 1 for models too small to split)' },
   precision: { type: 'string', choices: ['fast', 'exact'], default: 'fast', arg: 'fast|exact', help: "quantized linears' tables: 'fast' ~14-bit, 'exact' ~20-bit (~1.4x slower)" },
 };
 
 export async function openModel(flags: Record<string, unknown>, quiet = false): Promise<Model> {
-  const path = (flags.model as string | undefined) ?? defaultModelPath();
+  let path = (flags.model as string | undefined) ?? defaultModelPath();
+  if (path.startsWith('hf:')) path = (await (await import('../hub/pull.js')).pull(path, { quiet })).path;
   if (!flags.model && !existsSync(path)) {
     throw new Fairy2iError('input', `no model given and the bundled model is missing (${path}); pass -m FILE (make one with 'fairy2i-wasm convert')`);
   }

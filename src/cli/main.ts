@@ -11,6 +11,9 @@ import { infoSpec, runInfo } from './cmd-info.js';
 import { pplSpec, runPpl } from './cmd-ppl.js';
 import { runRun, runSpec } from './cmd-run.js';
 import { runTokenize, tokenizeSpec } from './cmd-tokenize.js';
+import { pullSpec, runPull } from './cmd-pull.js';
+import { modelsSpec, runModels } from './cmd-models.js';
+import { rmSpec, runRm } from './cmd-rm.js';
 
 type Command = { spec: CommandSpec; run: (a: Parsed) => Promise<void> | void };
 
@@ -22,6 +25,9 @@ const COMMANDS: Record<string, Command> = {
   bench: { spec: benchSpec, run: runBench },
   convert: { spec: convertSpec, run: runConvert },
   info: { spec: infoSpec, run: runInfo },
+  pull: { spec: pullSpec, run: runPull },
+  models: { spec: modelsSpec, run: runModels },
+  rm: { spec: rmSpec, run: runRm },
 };
 
 function mainUsage(): string {

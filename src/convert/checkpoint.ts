@@ -25,6 +25,8 @@ export interface Checkpoint {
   read(role: TensorRole): Float32Array;
   /** Storage type of the linear weights (layer 0's q_proj): picks the default quantizer arithmetic. */
   linearDtype: 'F32' | 'F16' | 'BF16';
+  /** Makes the next read(role) not block: a remote checkpoint (src/hub) fetches the tensor's bytes. */
+  prefetch?(role: TensorRole): Promise<void>;
   /** Bytes of source data, for progress. */
   totalBytes: number;
   close(): void;
