@@ -48,6 +48,23 @@ export const SCALE_MIN_BF16 = bf(SCALE_MIN);
 /** Same sector table as quantize.ts's (index: im > re, im < re, im > −re, im < −re). */
 const SECTOR = Uint8Array.of(0, 2, 0, 0, 1, 1, 0, 0, 3, 2, 3, 0, 0, 0, 0, 0);
 
+/** A itself when every value is already bf16 (a BF16 source), else a copy rounded to bf16. */
+function asBf16(A: Float32Array): Float32Array {
+  const u = new Uint32Array(A.buffer, A.byteOffset, A.length);
+  let low = 0;
+  for (let i = 0; i < u.length; i++) low |= u[i] & 0xffff;
+  return low === 0 ? A : A.map(bf);
+}
+
+/**
+ * bf(0.5 · x) for a bf16 x: halving is exact, and stays a bf16 value, unless x is within a factor 2
+ * of the smallest normal (then the float32 result may need rounding).
+ */
+function half(x: number): number {
+  const h = 0.5 * x;
+  return Math.abs(x) >= 2 ** -125 || h === 0 ? h : bf(h);
+}
+
 /** torch's CPU bf16 mean of |x| over `count` entries, then the clamp. */
 function bf16Scale(sum: number, count: number): number {
   const mean = count ? bf(f(bf(f(sum)) / bf(f(count)))) : 0;
@@ -65,6 +82,7 @@ export function quantizeLinearBf16(A: Float32Array, rows: number, cols: number, 
   const codesU: Uint8Array[] = [], codesW: Uint8Array[] = [];
   const scales = new Float32Array(4 * stages);
   const dRe = new Float64Array(8 * stages), dIm = new Float64Array(8 * stages);
+  A = asBf16(A);
   for (let s = 0; s < stages; s++) {
     const cu = new Uint8Array(len), cw = new Uint8Array(len);
     codesU.push(cu);
@@ -73,9 +91,9 @@ export function quantizeLinearBf16(A: Float32Array, rows: number, cols: number, 
     for (let r = 0; r < n; r++) {
       const top = r * cols, bot = (r + n) * cols, row = r * m;
       for (let j = 0; j < m; j++) {
-        const a11 = bf(A[top + j]), a12 = bf(A[top + m + j]), a21 = bf(A[bot + j]), a22 = bf(A[bot + m + j]);
-        let ur = bf(0.5 * bf(f(a11 + a22))), ui = bf(0.5 * bf(f(a21 - a12)));
-        let wr = bf(0.5 * bf(f(a11 - a22))), wi = bf(0.5 * bf(f(a12 + a21)));
+        const a11 = A[top + j], a12 = A[top + m + j], a21 = A[bot + j], a22 = A[bot + m + j];
+        let ur = half(bf(f(a11 + a22))), ui = half(bf(f(a21 - a12)));
+        let wr = half(bf(f(a11 - a22))), wi = half(bf(f(a12 + a21)));
         const k = row + j;
         for (let t = 0; t < s; t++) {
           const pu = 8 * t + codesU[t][k], pw = 8 * t + 4 + codesW[t][k];
