@@ -3,9 +3,9 @@
 // scalar twin <name>_ref with the same signature (tests and bench/kernels.ts compare them).
 
 export {
-  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_blocks, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref, set_kernel,
-  linear_codes_scratch_bytes,
+  cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_blocks, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref,
 } from "./cmatvec";
+export { set_kernel, linear_codes_scratch_bytes } from "./dispatch";
 export { cmatbatch, cmatbatch_scratch_bytes, cmatbatch_tables, cmatbatch_tables_ref, cmatbatch_tables_bytes } from "./cmatbatch";
 export {
   matvec_f32, matvec_f32_ref, matvec_f16, matvec_f16_ref,

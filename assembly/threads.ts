@@ -28,7 +28,7 @@
 // Every chunk's result is computed by the same code whichever thread claims it, so results do not
 // depend on the number of threads or on who ran what.
 
-import { run_chunk } from './forward';
+import { run_chunk } from './dispatch';
 
 export const CTRL_BYTES: i32 = 256;
 

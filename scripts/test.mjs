@@ -1,53 +1,65 @@
 // `npm test`: builds, runs the host suites (uvu), the AssemblyScript specs (as-pect) and the harness
-// self-test (a suite that must fail, proving failures are reported), then prints one closing line
-// "N passed, N failed, N skipped". Extra arguments filter host suites by file name.
+// self-tests (suites that must fail or hang, counted by the same code as the real ones, proving that
+// failures, skips and hangs are reported), then prints one closing line "N passed, N failed, N
+// skipped". Extra arguments filter host suites by file name. Every suite runs with a time limit
+// (FAIRY2I_SUITE_TIMEOUT_S, default 600 s); one that exceeds it is killed and fails the run by name.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { aspectCounts, runLimited, sharedProblem, suiteCounts, uvuCounts } from './test-counts.mjs';
 
 const filter = process.argv.slice(2);
-const run = (cmd, args, opts = {}) => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...opts });
-  return { code: r.status ?? 1, out: (r.stdout ?? '') + (r.stderr ?? '') };
-};
+const LIMIT_S = Number(process.env.FAIRY2I_SUITE_TIMEOUT_S ?? 600);
 let passed = 0, failed = 0, skipped = 0;
 
-const b = run('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-if (b.code !== 0) { console.log('build failed'); console.log('0 passed, 1 failed, 0 skipped'); process.exit(1); }
+const b = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+if (b.status !== 0) { console.log('build failed'); console.log('0 passed, 1 failed, 0 skipped'); process.exit(1); }
+
+const shared = sharedProblem();
+if (shared) { console.log(shared); failed++; }
+
+const uvu = (file, seconds = LIMIT_S) =>
+  runLimited(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', `^${file.replace(/\./g, '\\.')}$`], seconds);
+const asp = (config, seconds = LIMIT_S) => runLimited('npx', ['asp', '--config', config, '--summary'], seconds);
+
+/** Adds a suite's counts to the totals; returns them. */
+function count(name, r, parse) {
+  const c = suiteCounts(name, r, parse);
+  if (c.problem) console.log(`\n${c.problem}`);
+  passed += c.passed;
+  failed += c.failed;
+  skipped += c.skipped;
+  return c;
+}
 
 // Host suites, one uvu process per file so a crash in one cannot hide the others.
 const files = readdirSync('test').filter((f) => f.endsWith('.test.ts') && (!filter.length || filter.some((x) => f.includes(x)))).sort();
 for (const f of files) {
-  const r = run(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', `^${f.replace(/\./g, '\\.')}$`]);
+  const r = await uvu(f);
   process.stdout.write(r.out);
-  const plain = r.out.replace(/\x1b\[[0-9;]*m/g, ''); // uvu colors its counts
-  const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? NaN);
-  const ok = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? NaN);
-  const sk = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
-  if (!Number.isFinite(total) || !Number.isFinite(ok)) {
-    console.log(`\n${f}: crashed or printed no summary (exit ${r.code})`);
-    failed++;
-    continue;
-  }
-  passed += ok;
-  skipped += sk;
-  // uvu's Total counts the tests that ran; skipped ones are counted apart.
-  failed += total - ok + (r.code !== 0 && total === ok ? 1 : 0);
+  count(f, r, uvuCounts);
 }
 
 if (!filter.length) {
-  // The harness must report a failing suite as failed.
-  const s = run(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', '^harness\\.fails\\.ts$']);
-  if (s.code !== 0 && /FAIL/.test(s.out)) { passed++; console.log('harness self-test: a failing suite is reported as failing (ok)'); }
-  else { failed++; console.log('harness self-test: test/harness.fails.ts did not fail!\n' + s.out); }
-
-  const as = run('npx', ['asp', '--config', 'as-pect.config.js', '--summary']);
+  const as = await asp('as-pect.config.js');
   process.stdout.write(as.out.split('\n').slice(-12).join('\n') + '\n');
-  // as-pect's summary: "[Tests]: <passed> / <total>" (see as-pect.config.js).
-  const m = /\[Tests\]:\s*(\d+)\s*\/\s*(\d+)/.exec(as.out);
-  if (m) { passed += Number(m[1]); failed += Number(m[2]) - Number(m[1]); }
-  else { console.log(`as-pect printed no test summary (exit ${as.code})`); failed++; }
-  if (m && as.code !== 0 && Number(m[1]) === Number(m[2])) { console.log(`as-pect exited ${as.code}`); failed++; }
+  count('as-pect specs', as, aspectCounts);
+
+  // Self-tests: the same counting must see a failing uvu test (next to a passing and a skipped one,
+  // and a line printed to look like a summary), a failing as-pect spec, and a hang.
+  const self = (what, c, want) => {
+    const ok = c.passed === want.passed && c.failed === want.failed && c.skipped === want.skipped;
+    console.log(`harness self-test: ${what}: ${ok ? 'reported as such (ok)' : `counted ${JSON.stringify(c)}, expected ${JSON.stringify(want)}!`}`);
+    if (ok) passed++; else failed++;
+  };
+  const u = await uvu('harness.fails.ts');
+  self('a failing uvu suite', suiteCounts('harness.fails.ts', u, uvuCounts), { passed: 1, failed: 1, skipped: 1 });
+  const a = await asp('as-pect.fails.config.js');
+  self('a failing as-pect spec', suiteCounts('harness.fails.spec.ts', a, aspectCounts), { passed: 1, failed: 1, skipped: 0 });
+  const h = await uvu('harness.hangs.ts', 3);
+  const hc = suiteCounts('harness.hangs.ts', h, uvuCounts);
+  self(`a hanging suite (${hc.problem})`, hc, { passed: 0, failed: 1, skipped: 0 });
 }
 
+if (shared) console.log(`\n${shared}`);
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed ? 1 : 0);

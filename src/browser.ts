@@ -3,16 +3,17 @@
 
 import { Model } from './model.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
-import type { LoadOptions, ModelSource } from './node.js';
+import type { LoadOptions, ModelSource } from './types.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
 
 export { Model } from './model.js';
-export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
-export type { LoadOptions, ModelSource } from './node.js';
+export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
 export { threadTuning as _threadTuning } from './threads.js';
+/** Internal, not part of the API (may change): the sampler's PRNG; the cross-runtime tests check its pinned outputs. */
+export { Rng as _Rng } from './sampler.js';
 
 let defaultWasm: Promise<WebAssembly.Module> | null = null;
 /** The engine's wasm next to this bundle (../build/fairy2i.wasm); pass `wasm` where that is not served. */

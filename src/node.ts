@@ -2,25 +2,20 @@
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Model, type ModelLoadOptions } from './model.js';
+import { Model } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import { nodeThreads } from './node/threads.js';
-import type { WasmInput } from './wasm.js';
+import type { LoadOptions, ModelSource } from './types.js';
 
 export { Model } from './model.js';
-export type { ModelLoadOptions, LoadProgress, Precision } from './model.js';
+export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
 /** Internal, not part of the API (may change): the thread split's tuning; the cross-runtime tests split tiny models with it. */
 export { threadTuning as _threadTuning } from './threads.js';
-
-export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Response;
-
-export interface LoadOptions extends ModelLoadOptions {
-  /** The engine's wasm: a compiled module or its bytes. @default build/fairy2i.wasm of this package */
-  wasm?: WasmInput;
-}
+/** Internal, not part of the API (may change): the sampler's PRNG; the cross-runtime tests check its pinned outputs. */
+export { Rng as _Rng } from './sampler.js';
 
 let defaultWasm: Promise<WebAssembly.Module> | null = null;
 export function wasmModule(): Promise<WebAssembly.Module> {

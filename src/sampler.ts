@@ -1,6 +1,8 @@
-// Token sampling: penalties over a window, then top-k, top-p, min-p, temperature (llama.cpp's order),
-// with a seeded PRNG in plain integer arithmetic so the same seed gives the same tokens in every
-// JavaScript runtime. Temperature 0 is greedy.
+// Token sampling: penalties over a window, then top-k, then top-p and min-p on the probabilities at
+// the chosen temperature (temperature scales the logits first, as transformers' warpers do; llama.cpp
+// applies it after min-p, so the two differ for T ≠ 1), with a seeded PRNG in plain integer
+// arithmetic so the same seed gives the same tokens in every JavaScript runtime (its first outputs are
+// pinned in test/runtimes/pinned-rng.mjs). Temperature 0 is greedy.
 
 import { OptionError } from './errors.js';
 
@@ -47,7 +49,7 @@ export function checkSampling(o: SamplingOptions): void {
   }
 }
 
-/** xorshift128+ on 32-bit halves (exact in every engine: only Math.imul and shifts). */
+/** Marsaglia's xorshift128 seeded by splitmix32 (exact in every engine: only Math.imul, xors and shifts). */
 export class Rng {
   private s: Uint32Array;
   constructor(seed: number) {

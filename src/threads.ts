@@ -63,7 +63,7 @@ export interface ThreadPlatform {
  * raises the control block's error flag (the posting thread then traps instead of waiting forever).
  * Plain JavaScript without imports: it is run from a string (eval or a blob URL).
  */
-export const WORKER_BODY = `
+export const WORKER_BODY: string = `
 const start = async ({ module, memory, ctrl, tid }, post) => {
   let running = false;
   try {
@@ -84,13 +84,13 @@ const start = async ({ module, memory, ctrl, tid }, post) => {
 `;
 
 /** Worker source for Node's worker_threads (also Deno's and Bun's), run with { eval: true }. */
-export const NODE_WORKER_SOURCE = `${WORKER_BODY}
+export const NODE_WORKER_SOURCE: string = `${WORKER_BODY}
 const { parentPort } = require('node:worker_threads');
 parentPort.once('message', (init) => start(init, (m) => parentPort.postMessage(m)).finally(() => parentPort.close()));
 `;
 
 /** Worker source for Web Workers (browsers), loaded from a blob URL. */
-export const WEB_WORKER_SOURCE = `${WORKER_BODY}
+export const WEB_WORKER_SOURCE: string = `${WORKER_BODY}
 self.onmessage = (e) => { self.onmessage = null; start(e.data, (m) => self.postMessage(m)).finally(() => self.close()); };
 `;
 

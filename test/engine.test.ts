@@ -1,5 +1,5 @@
 // Exactness of the whole forward pass against ../shared/golden, with precision 'exact' (20-bit
-// activation tables): logits at every position within 1e-3 × max|logit| of that position (the
+// activation tables): logits at every position within a bound × max|logit| of that position (the
 // goldens are float64 forwards; ours is float32 with its own summation order), the same arg-max
 // everywhere, and greedy continuations token for token. The default precision 'fast' is held to the
 // fast-path criteria in fastpath.test.ts and runtimes/golden-check.mjs.
@@ -13,7 +13,16 @@ import { tempDir } from './fixtures.ts';
 import { compareLogits } from './runtimes/compare.mjs';
 import { manifest, readF32, sharedPath, sharedSuite } from './shared.ts';
 
-const MAX_REL_LOGIT_ERR = 1e-3;
+// Bounds on max |Δ logit| / max |logit| per position, about 4-8× what 'exact' measures (the wasm is
+// deterministic, so the numbers only move when a kernel's arithmetic does):
+//  - float weights (fp, fp_from_bf16; tiny-gqa fp): only float32 summation order differs from the
+//    float64 goldens: measured 6.7e-7 (stories260K), 3.5e-7 (tiny-gqa);
+//  - quantized weights (v1..v4): plus the 20-bit activation tables: measured 2.5e-5 (stories260K v2),
+//    6.3e-6 (tiny-gqa v4).
+// rms_eps × 10 gives 8e-4..6e-3 on every stories260K variant and 1e-5 on tiny-gqa fp, so it fails;
+// on tiny-gqa's quantized variants it stays below 1.2e-5 (only 2× their own error: not separable).
+// The earlier single bound, 1e-3, let that bug pass everywhere but stories260K v1/v2.
+const MAX_REL_LOGIT_ERR = { float: 5e-6, quantized: 1e-4 };
 const dir = tempDir();
 
 /** The conversion each golden variant stands for. */
@@ -35,8 +44,8 @@ async function fileFor(key: string, src: string, stages: number, keepLmHeadFloat
   return out;
 }
 
-function assertLogits(what: string, ours: Float32Array, golden: Float32Array, V: number) {
-  const { problems } = compareLogits(what, ours, golden, V, MAX_REL_LOGIT_ERR);
+function assertLogits(what: string, ours: Float32Array, golden: Float32Array, V: number, stages: number) {
+  const { problems } = compareLogits(what, ours, golden, V, MAX_REL_LOGIT_ERR[stages ? 'quantized' : 'float']);
   assert.equal(problems.slice(0, 5), [], `${problems.length} positions fail`);
 }
 
@@ -51,7 +60,7 @@ for (const [variant, spec] of Object.entries(VARIANTS)) {
       assert.ok(seqs.length > 0);
       for (const [name, l] of seqs) {
         const ids = manifest().stories260K.sequences[name].ids as number[];
-        assertLogits(`${variant}/${name}`, model.evaluate(ids), readF32(`golden/${l.file}`), 512);
+        assertLogits(`${variant}/${name}`, model.evaluate(ids), readF32(`golden/${l.file}`), 512, spec.stages);
       }
       for (const [name, gr] of Object.entries(g.greedy as Record<string, { prompt_ids: number[]; new_ids: number[] }>)) {
         const r = await model.complete(gr.prompt_ids, { temperature: 0, maxTokens: gr.new_ids.length, stopAtEos: false });
@@ -88,7 +97,7 @@ for (const v of ['fp', 'v1', 'v2', 'v3', 'v4']) {
     const model = await loadModel(await fileFor(`gqa-${v}`, 'models/tiny-gqa-hf', v === 'fp' ? 0 : Number(v[1])), { precision: 'exact' });
     try {
       assert.is(model.tokenizer, null, 'converted without a tokenizer');
-      assertLogits(`tiny-gqa/${v}`, model.evaluate(manifest().tiny_gqa.sequence.ids), readF32(`golden/${g.logits.file}`), 300);
+      assertLogits(`tiny-gqa/${v}`, model.evaluate(manifest().tiny_gqa.sequence.ids), readF32(`golden/${g.logits.file}`), 300, v === 'fp' ? 0 : 1);
       const r = await model.complete(g.greedy_from_bos.prompt_ids, { temperature: 0, maxTokens: g.greedy_from_bos.new_ids.length, stopAtEos: false });
       assert.equal(r.tokens, g.greedy_from_bos.new_ids);
     } finally {

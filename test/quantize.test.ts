@@ -82,7 +82,9 @@ const sameQuant = (a: ReturnType<typeof quantizeLinear>, b: ReturnType<typeof qu
 fast('quantizeLinear equals quantizeLinearRef bit for bit (random, ties, signed zeros; S = 1..4)', () => {
   const TIES = [-0.5, -0.25, -0, 0, 0.25, 0.5];
   let cases = 0;
-  for (const [rows, cols] of [[2, 2], [2, 6], [6, 2], [10, 34], [34, 130], [66, 258], [130, 2], [4, 4098]]) {
+  // m = cols / 2 both odd and even: with the zeros/ties patterns below, U's re = (a11 + a22) / 2 is −0
+  // only where a11 and a22 are both −0, i.e. when m is even (a22 sits n·cols + m entries after a11).
+  for (const [rows, cols] of [[2, 2], [2, 4], [2, 6], [6, 2], [4, 8], [10, 34], [34, 128], [34, 130], [66, 258], [6, 132], [130, 2], [4, 4098]]) {
     const len = rows * cols;
     const random = randn(len, rows * 131 + cols, 0.05);
     const ties = Float32Array.from({ length: len }, (_, i) => TIES[(i * 7 + (i >> 3)) % TIES.length]);
@@ -95,7 +97,7 @@ fast('quantizeLinear equals quantizeLinearRef bit for bit (random, ties, signed 
       }
     }
   }
-  assert.is(cases, 128);
+  assert.is(cases, 192);
 });
 
 fast('packCodes agrees with codeAt on every plane, row and input (m across block and tail sizes)', () => {

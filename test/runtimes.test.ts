@@ -1,5 +1,7 @@
 // "Runs everywhere": the same build/fairy2i.wasm and the same golden check (test/runtimes/
-// golden-check.mjs) in Node, Deno, Bun and headless Chromium, on one thread and on two (worker threads
+// golden-check.mjs: logits, greedy tokens, the pinned PRNG outputs, and a seeded sampled continuation
+// equal to the library's in this process) in Node, Deno, Bun and headless Chromium, on one thread and
+// on two (worker threads
 // over the shared memory; in Chromium only on a cross-origin isolated page, elsewhere one thread and a
 // notice); the built CLI unchanged under `node`,
 // `deno run -A` and `bun` with the same greedy tokens; and an edge worker under workerd that imports
@@ -21,6 +23,8 @@ import { findRuntime } from '../scripts/runtimes.mjs';
 import { ISOLATION_HEADERS, launchChromium, serveFiles, withTimeout } from '../scripts/chromium.mjs';
 // @ts-ignore
 import { buildWorker } from '../examples/workerd/build.mjs';
+// @ts-ignore
+import { SAMPLED } from './runtimes/golden-check.mjs';
 import { tempDir } from './fixtures.ts';
 import { manifest, sharedPath, sharedSuite } from './shared.ts';
 
@@ -75,7 +79,25 @@ function optional(name: 'chromium' | 'workerd'): boolean {
   return false;
 }
 
-function assertReport(rep: any, where: string, threads = 1) {
+/** The golden check's sampled continuation (SAMPLED) from the library in this process, per precision. */
+let libSampled: Promise<Record<string, number[]>> | null = null;
+function librarySampled(): Promise<Record<string, number[]>> {
+  libSampled ??= (async () => {
+    const out: Record<string, number[]> = {};
+    for (const precision of ['exact', 'fast'] as const) {
+      const model = await loadModel(await v2File(), { precision });
+      try {
+        out[precision] = (await model.complete(manifest().stories260K.variants.v2.greedy.from_bos.prompt_ids, SAMPLED)).tokens;
+      } finally {
+        model.dispose();
+      }
+    }
+    return out;
+  })();
+  return libSampled;
+}
+
+async function assertReport(rep: any, where: string, threads = 1) {
   assert.ok(rep && typeof rep === 'object', `${where}: printed no report`);
   assert.ok(rep.ok, `${where}: ${rep.errors?.join('; ')}`);
   assert.is(rep.threads, threads, `${where}: threads (notices: ${rep.notices?.join('; ')})`);
@@ -84,6 +106,11 @@ function assertReport(rep: any, where: string, threads = 1) {
   for (const precision of ['exact', 'fast']) {
     assert.equal(rep.greedy?.[precision]?.tokens, g, `${where}: precision ${precision}: greedy from BOS`);
     assert.is(rep.logits?.[precision]?.positions, manifest().stories260K.sequences.story64.ids.length, `${where}: precision ${precision}: positions`);
+    // the same seed gives the same sampled tokens as in Node, and sampling really drew (not greedy)
+    const lib = (await librarySampled())[precision];
+    assert.is(lib.length, SAMPLED.maxTokens);
+    assert.not.equal(lib, g, `precision ${precision}: the sampled continuation equals the greedy one`);
+    assert.equal(rep.sampled?.[precision]?.tokens, lib, `${where}: precision ${precision}: sampled at temperature ${SAMPLED.temperature}, seed ${SAMPLED.seed}`);
   }
 }
 
@@ -106,7 +133,7 @@ for (const name of ['node', 'deno', 'bun'] as const) {
       const last = r.stdout.trim().split('\n').pop() ?? '';
       let rep: any;
       try { rep = JSON.parse(last); } catch { assert.unreachable(`${r.what}: exit ${r.status}${r.signal ? ` (${r.signal})` : ''}, no JSON report\n${r.stdout}${r.stderr}`); }
-      assertReport(rep, c.version, threads);
+      await assertReport(rep, c.version, threads);
       assert.equal(rep.notices, []);
       assert.is(r.status, 0, r.stderr);
       logTimes(rep.runtime, r.ms, rep);
@@ -150,7 +177,7 @@ function serve(model: string, isolated = false): Promise<{ origin: string; close
       page.on('pageerror', (e) => pageErrors.push(String(e)));
       await page.goto(`${origin}/test/runtimes/golden.html${query}`, { timeout: 30_000 });
       const rep = await withTimeout(page.evaluate(() => (globalThis as any).goldenReport), 60_000, `the golden page (${what})`);
-      assertReport(rep, `${chrome.version} (${what}): ${pageErrors.join('; ')}`, threads);
+      await assertReport(rep, `${chrome.version} (${what}): ${pageErrors.join('; ')}`, threads);
       assert.match(rep.runtime, /HeadlessChrome\//);
       if (notice) {
         // one per load: the check loads the model once per precision

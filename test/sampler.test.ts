@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OptionError } from '../src/errors.ts';
 import { Rng, Sampler } from '../src/sampler.ts';
+// @ts-ignore: plain JavaScript shared with the runtime checks
+import { checkPinnedRng } from './runtimes/pinned-rng.mjs';
 
 const s = suite('sampler');
 
@@ -22,12 +24,13 @@ s('the same seed gives the same tokens; another seed differs', () => {
   assert.not.equal(draw(42), draw(43));
 });
 
-s('the PRNG sequence is fixed (same in every runtime)', () => {
-  const r = new Rng(1234);
-  const v = Array.from({ length: 3 }, () => Math.round(r.next() * 1e9));
-  const again = new Rng(1234);
-  assert.equal(Array.from({ length: 3 }, () => Math.round(again.next() * 1e9)), v);
-  assert.ok(v.every((x) => x >= 0 && x < 1e9));
+s('the PRNG sequence is pinned: the first outputs of Rng(seed) for four seeds', () => {
+  assert.equal(checkPinnedRng(Rng), []);
+  // outputs are 32-bit: next() × 2^32 is an integer in [0, 2^32)
+  const r = new Rng(99);
+  for (let i = 0; i < 1000; i++) { const v = r.next() * 2 ** 32; assert.ok(Number.isInteger(v) && v >= 0 && v < 2 ** 32, String(v)); }
+  // the seed is taken as a 32-bit unsigned integer
+  assert.equal(new Rng(-1).next(), new Rng(4294967295).next());
 });
 
 s('top-k 1 and min-p 1 are greedy; top-k 2 only draws the two best', () => {
@@ -55,3 +58,116 @@ s('bad options are named', () => {
 });
 
 s.run();
+
+// --- Which tokens survive top-k, top-p and min-p, computed by hand on crafted distributions ---------
+//
+// Fifty tokens: 45 "tail" tokens at logit −10 (ids 0..44, each e^−10 ≈ 4.5e−5 of the head's mass) and
+// a head of five whose probabilities at temperature 1 are (nearly) the literals below, placed at the
+// end and out of order so that top-k's insertion has to move the best token to the front from last.
+const HEAD: Record<number, number> = { 45: 0.1, 46: 0.05, 47: 0.5, 48: 0.15, 49: 0.2 };
+const crafted = () => Float32Array.from({ length: 50 }, (_, i) => (i in HEAD ? Math.log(HEAD[i]) : -10));
+const NO_PENALTY = { repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 };
+
+/** Frequencies of the tokens `draws` samples gave (one Sampler, fixed seed). */
+function frequencies(opts: ConstructorParameters<typeof Sampler>[0], logits: () => Float32Array, draws = 8000): Map<number, number> {
+  const sm = new Sampler({ seed: 11, ...NO_PENALTY, ...opts });
+  const f = new Map<number, number>();
+  for (let i = 0; i < draws; i++) { const t = sm.sample(logits(), []); f.set(t, (f.get(t) ?? 0) + 1 / draws); }
+  return f;
+}
+
+/** The drawn set is exactly `expected`'s keys (no other token even once), with its frequencies ± 0.02. */
+function assertSurvivors(f: Map<number, number>, expected: Record<number, number>, what: string) {
+  assert.equal([...f.keys()].sort((a, b) => a - b), Object.keys(expected).map(Number), `${what}: survivors`);
+  for (const [id, p] of Object.entries(expected)) assert.ok(Math.abs(f.get(Number(id))! - p) < 0.02, `${what}: token ${id} drawn ${f.get(Number(id))}, expected ${p}`);
+}
+const renorm = (ids: number[], w: (id: number) => number = (id) => HEAD[id]) => {
+  const z = ids.reduce((a, id) => a + w(id), 0);
+  return Object.fromEntries(ids.map((id) => [id, w(id) / z]));
+};
+
+const t = suite('sampler: truncation survivors (hand-computed)');
+
+t('defaults (top-k 40, top-p 0.95, min-p 0.05): the five head tokens, none of the tail', () => {
+  // top-k keeps the head + 35 tail tokens (mass 1 + 35e^−10 = 1.0016); the cumulative share reaches
+  // 0.95 only at the fifth head token (0.95 / 1.0016 = 0.9485 before it); min-p's floor 0.025 keeps
+  // 0.05. Every tail token is cut, so not one of them is ever drawn.
+  assertSurvivors(frequencies({ temperature: 1 }, crafted), renorm([45, 46, 47, 48, 49]), 'defaults');
+});
+
+t('top-p alone: the smallest prefix reaching p, measured over what top-k kept', () => {
+  // 0.5, 0.7, 0.85 ≥ 0.8: three
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 0.8, minP: 0 }, crafted), renorm([47, 48, 49]), 'top-p 0.8');
+  // 0.5 ≥ 0.45: one
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 0.45, minP: 0 }, crafted, 500), { 47: 1 }, 'top-p 0.45');
+  // after top-k 4 the shares are 0.5/0.95, 0.7/0.95, 0.85/0.95 = 0.895 ≥ 0.88: three (over the whole
+  // vocabulary 0.85/1.002 < 0.88 would keep four)
+  assertSurvivors(frequencies({ temperature: 1, topK: 4, topP: 0.88, minP: 0 }, crafted), renorm([47, 48, 49]), 'top-k 4 + top-p 0.88');
+  // and 0.895 < 0.9: four
+  assertSurvivors(frequencies({ temperature: 1, topK: 4, topP: 0.9, minP: 0 }, crafted), renorm([45, 47, 48, 49]), 'top-k 4 + top-p 0.9');
+});
+
+t('min-p alone: tokens at or above min-p × the best probability', () => {
+  // floor 0.125: 0.5, 0.2, 0.15
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 1, minP: 0.25 }, crafted), renorm([47, 48, 49]), 'min-p 0.25');
+  // floor 0.175: 0.5, 0.2
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 1, minP: 0.35 }, crafted), renorm([47, 49]), 'min-p 0.35');
+  // floor 0.05 × 0.5 = 0.025 keeps the head; 0.01 × 0.5 = 0.005 too, the tail (4.5e−5) never
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 1, minP: 0.01 }, crafted), renorm([45, 46, 47, 48, 49]), 'min-p 0.01');
+});
+
+t('top-k, top-p and min-p together: each cut applies to what the previous one left', () => {
+  // top-k 4 → {47, 49, 48, 45}; top-p 0.99 keeps all four (shares 0.526, 0.737, 0.895, 1); min-p 0.25
+  // (floor 0.125) then drops 45 (0.1)
+  assertSurvivors(frequencies({ temperature: 1, topK: 4, topP: 0.99, minP: 0.25 }, crafted), renorm([47, 48, 49]), 'k4 p0.99 min0.25');
+  // top-k 3 → {47, 49, 48}; top-p 0.6 → {47, 49} (0.5/0.85 = 0.588 < 0.6); min-p 0.3 (floor 0.15) keeps 49
+  assertSurvivors(frequencies({ temperature: 1, topK: 3, topP: 0.6, minP: 0.3 }, crafted), renorm([47, 49]), 'k3 p0.6 min0.3');
+  // top-k 2 alone
+  assertSurvivors(frequencies({ temperature: 1, topK: 2, topP: 1, minP: 0 }, crafted), renorm([47, 49]), 'k2');
+});
+
+t('temperature scales the logits before top-p and min-p cut (probabilities ∝ p^(1/T))', () => {
+  // T = 2: weights √p = 0.707, 0.447, 0.387, 0.316, 0.224 (head), e^−5 = 0.0067 (tail); min-p 0.5's
+  // floor 0.354 keeps three; at T = 1 the floor 0.25 would keep 47 alone.
+  const sqrt = (id: number) => Math.sqrt(HEAD[id]);
+  assertSurvivors(frequencies({ temperature: 2, topK: 0, topP: 1, minP: 0.5 }, crafted), renorm([47, 48, 49], sqrt), 'T2 min-p 0.5');
+  // T = 2, top-k 5: the head with weights √p
+  assertSurvivors(frequencies({ temperature: 2, topK: 5, topP: 1, minP: 0 }, crafted), renorm([45, 46, 47, 48, 49], sqrt), 'T2 k5');
+  // T = 0.5: weights p², shares 0.25/0.3450 = 0.725 of the head, then 0.04, 0.0225, 0.01, 0.0025
+  const sq = (id: number) => HEAD[id] ** 2;
+  assertSurvivors(frequencies({ temperature: 0.5, topK: 5, topP: 1, minP: 0 }, crafted), renorm([45, 46, 47, 48, 49], sq), 'T0.5 k5');
+});
+
+t('exact boundaries on ties (probabilities exactly 1): top-p reaching p exactly stops, min-p keeps equals', () => {
+  const flat = () => new Float32Array(4);
+  // shares exactly 0.25, 0.5: top-p 0.5 stops at the second; ties are ordered by id
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 0.5, minP: 0 }, flat), { 0: 0.5, 1: 0.5 }, 'top-p 0.5 on ties');
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 0.75, minP: 0 }, flat), { 0: 1 / 3, 1: 1 / 3, 2: 1 / 3 }, 'top-p 0.75 on ties');
+  // min-p 1: the floor is the best probability; its equals survive
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 1, minP: 1 }, flat), { 0: 0.25, 1: 0.25, 2: 0.25, 3: 0.25 }, 'min-p 1 on ties');
+  // top-k on ties keeps the lowest ids, also through the insertion path (vocab > k)
+  const ties = () => Float32Array.from({ length: 9 }, (_, i) => (i % 3 === 0 ? 1 : 0)); // 0, 3, 6 best
+  assertSurvivors(frequencies({ temperature: 1, topK: 2, topP: 1, minP: 0 }, ties), { 0: 0.5, 3: 0.5 }, 'top-k 2 on ties');
+  assertSurvivors(frequencies({ temperature: 1, topK: 4, topP: 1, minP: 0.5 }, ties), { 0: 1 / 3, 3: 1 / 3, 6: 1 / 3 }, 'top-k 4 + min-p on ties');
+});
+
+t('top-k k with min-p 1 returns the arg-max wherever it sits (insertion reaches slot 0)', () => {
+  let seed = 5;
+  const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  for (const V of [3, 7, 50]) {
+    for (const k of [1, 2, 3, Math.min(40, V - 1)]) {
+      for (let best = 0; best < V; best++) {
+        const l = Float32Array.from({ length: V }, () => rnd() * 4 - 2);
+        l[best] = 3;
+        assert.is(new Sampler({ seed: best, temperature: 1, topK: k, topP: 1, minP: 1, ...NO_PENALTY }).sample(l, []), best, `V ${V} k ${k} best ${best}`);
+      }
+    }
+  }
+});
+
+t('sampling at temperature 0 ignores top-k/top-p/min-p and the seed; penalties still apply', () => {
+  for (let seed = 0; seed < 5; seed++) assert.is(new Sampler({ seed, temperature: 0, topK: 3, topP: 0.1, minP: 0.9 }).sample(crafted(), []), 47);
+  assert.is(new Sampler({ temperature: 0, repetitionPenalty: 10 }).sample(crafted(), [47]), 49);
+});
+
+t.run();

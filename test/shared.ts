@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { suite, type Test } from 'uvu';
 
-const dir = fileURLToPath(new URL('../../shared', import.meta.url));
+// FAIRY2I_SHARED overrides it for runs from a copy of the repository (scripts/mutate.mjs).
+const dir = process.env.FAIRY2I_SHARED ?? fileURLToPath(new URL('../../shared', import.meta.url));
 
 /** Absolute path of ../shared, or null when it is not there. */
 export function sharedDir(): string | null {

@@ -6,7 +6,7 @@
 // Exit status 0 when every check passed, 1 when one failed, 2 on bad usage or a crash.
 import { readFile } from 'node:fs/promises';
 import process from 'node:process';
-import { loadModel, _threadTuning } from '../../dist/node.js';
+import { loadModel, _threadTuning, _Rng } from '../../dist/node.js';
 import { goldenCheck } from './golden-check.mjs';
 
 const runtime = globalThis.Deno ? `deno ${globalThis.Deno.version.deno}` : globalThis.Bun ? `bun ${globalThis.Bun.version}` : `node ${process.versions.node}`;
@@ -18,7 +18,7 @@ if (!model || !goldenDir) {
 try {
   if (threads) _threadTuning.minChunkWork = 0;
   const loadOptions = threads ? { threads: Number(threads) } : {};
-  const report = await goldenCheck({ loadModel, model, runtime, loadOptions, readGolden: (rel) => readFile(`${goldenDir}/${rel}`) });
+  const report = await goldenCheck({ loadModel, Rng: _Rng, model, runtime, loadOptions, readGolden: (rel) => readFile(`${goldenDir}/${rel}`) });
   process.stdout.write(JSON.stringify(report) + '\n');
   process.exitCode = report.ok ? 0 : 1;
 } catch (e) {

@@ -1,0 +1,69 @@
+// `npm run mutate [-- NAME...]`: mutation testing with StrykerJS, one source file at a time against
+// the one uvu suite that covers it (Stryker's command runner: each mutant runs the suite in a fresh
+// process; a mutant survives when the suite still exits 0). Not part of `npm test`: it is CPU-heavy
+// (one suite run per mutant), so targets run one after another on one core (--concurrency 1).
+// Prints each file's score, killed / (killed + survived + no coverage; timeouts count as killed),
+// and every survivor, with its line and replacement, so it can be killed by a test or explained as
+// an equivalent mutant. Reports: reports/mutation/<name>.json (and .html).
+//
+// Add a target by adding a line to TARGETS: the file to mutate and the test file whose suite must
+// kill its mutants (other branches: the server's request parsing, the Hub client).
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Stryker } from '@stryker-mutator/core';
+
+export const TARGETS = {
+  sampler: { mutate: 'src/sampler.ts', suite: 'sampler.test.ts' },
+  perplexity: { mutate: 'src/perplexity.ts', suite: 'perplexity.test.ts' },
+  quantize: { mutate: 'src/convert/quantize.ts', suite: 'quantize.test.ts' },
+  tokenizer: { mutate: 'src/tokenizer.ts', suite: 'tokenizer.test.ts' },
+  generate: { mutate: 'src/generate.ts', suite: 'api.test.ts' },
+};
+
+const names = process.argv.slice(2);
+for (const n of names) if (!TARGETS[n]) { console.error(`mutate: unknown target ${n} (known: ${Object.keys(TARGETS).join(', ')})`); process.exit(2); }
+// Stryker runs the suite in a copy of the repository (.stryker-tmp/sandbox-*), where ../shared
+// would not resolve: test/shared.ts takes the real path from the environment.
+process.env.FAIRY2I_SHARED ??= resolve('../shared');
+mkdirSync('reports/mutation', { recursive: true });
+
+const scores = [];
+for (const name of names.length ? names : Object.keys(TARGETS)) {
+  const { mutate, suite } = TARGETS[name];
+  if (!existsSync(mutate) || !existsSync(`test/${suite}`)) { console.log(`${name}: ${mutate} or test/${suite} is missing; skipped`); continue; }
+  const stryker = new Stryker({
+    mutate: [mutate],
+    testRunner: 'command',
+    commandRunner: { command: `node --import tsx node_modules/uvu/bin.js test '^${suite.replace(/\./g, '\\.')}$'` },
+    concurrency: 1,
+    coverageAnalysis: 'off',
+    // a mutant that hangs the suite counts as killed (Timeout) after this much beyond the dry run
+    timeoutMS: 20_000,
+    reporters: ['clear-text', 'json', 'html'],
+    clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
+    jsonReporter: { fileName: `reports/mutation/${name}.json` },
+    htmlReporter: { fileName: `reports/mutation/${name}.html` },
+    // only what the suites read: sources, tests, the built wasm and the bundled models
+    ignorePatterns: ['/bench', '/train', '/examples', '/docs', '/reports', '/dist', '/.ci'],
+    tempDirName: '.stryker-tmp',
+    // tsx strips types without checking them, so nothing needs Stryker's type-check preprocessing
+    // (which also cannot parse assembly/'s AssemblyScript decorators), and our tsconfig has no
+    // extends/references to rewrite (that rewriter needs the JS TypeScript API, gone in TypeScript 7)
+    disableTypeChecks: false,
+    tsconfigFile: 'no-tsconfig-rewrite.json',
+    logLevel: 'warn',
+  });
+  const results = await stryker.runMutationTest();
+  const count = (...st) => results.filter((r) => st.includes(r.status)).length;
+  const killed = count('Killed', 'Timeout'), survived = count('Survived'), uncovered = count('NoCoverage');
+  const valid = killed + survived + uncovered;
+  const score = valid ? (100 * killed) / valid : NaN;
+  scores.push({ name, mutate, suite, mutants: results.length, killed, survived, uncovered, errors: count('CompileError', 'RuntimeError'), score });
+  console.log(`\n${name}: ${mutate} against test/${suite}: ${score.toFixed(1)} % killed (${killed} of ${valid}; ${survived} survived)`);
+  for (const r of results.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')) {
+    console.log(`  survived ${mutate}:${r.location.start.line}:${r.location.start.column + 1} ${r.mutatorName}: ${JSON.stringify(r.replacement)}`);
+  }
+}
+writeFileSync('reports/mutation/scores.json', JSON.stringify(scores, null, 2) + '\n');
+console.log('\nmutation scores:');
+for (const s of scores) console.log(`  ${s.mutate.padEnd(26)} ${s.score.toFixed(1).padStart(5)} %  (${s.killed} / ${s.killed + s.survived + s.uncovered} killed, ${s.survived} survived; test/${s.suite})`);
