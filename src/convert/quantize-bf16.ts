@@ -27,7 +27,9 @@
 // Codes and scales go into the same file layout as the float32 path; the scales are bf16 values
 // stored exactly as float32.
 
-import { SCALE_MIN, type QuantizedLinear } from './quantize.js';
+// The loop has the shape of quantizeLinear's (same sector table, same recompute-from-codes design);
+// it is a separate function so the float32 path's hot loop pays nothing for the bf16 roundings.
+import { SCALE_MIN, SECTOR, type QuantizedLinear } from './quantize.js';
 
 const f = Math.fround;
 const box = new Float32Array(1);
@@ -44,9 +46,6 @@ export function bf(x: number): number {
 
 /** bf16 value of the 1e-6 lower clamp (torch converts the clamp bound to the tensor's dtype). */
 export const SCALE_MIN_BF16 = bf(SCALE_MIN);
-
-/** Same sector table as quantize.ts's (index: im > re, im < re, im > −re, im < −re). */
-const SECTOR = Uint8Array.of(0, 2, 0, 0, 1, 1, 0, 0, 3, 2, 3, 0, 0, 0, 0, 0);
 
 /** A itself when every value is already bf16 (a BF16 source), else a copy rounded to bf16. */
 function asBf16(A: Float32Array): Float32Array {
