@@ -38,7 +38,7 @@ export class HubEmulator {
   readonly cdnBytes = new Map<string, number>();
   /** Every request: which server, its path, its Range header, and whether it carried a token. */
   readonly log: { server: 'hub' | 'cdn'; path: string; range?: string; auth?: string }[] = [];
-  /** file path → drop the connection after this many body bytes of the next response for it. */
+  /** file path → drop the connection after this many body bytes of the next response for it that is longer. */
   readonly dropAfter = new Map<string, number>();
   /** file path → sha256 to announce instead of the real one. */
   readonly fakeSha = new Map<string, string>();
@@ -155,8 +155,10 @@ export class HubEmulator {
     } else {
       res.writeHead(200, { 'content-length': rec.size, 'accept-ranges': 'bytes' });
     }
-    const drop = this.dropAfter.get(file);
-    if (drop !== undefined) this.dropAfter.delete(file);
+    // A pending drop hits the first response long enough to reach it.
+    let drop = this.dropAfter.get(file);
+    if (drop !== undefined && end - start > drop) this.dropAfter.delete(file);
+    else drop = undefined;
     let sent = 0;
     const stream = createReadStream(rec.abs, { start, end: end - 1, highWaterMark: 1 << 16 });
     stream.on('data', (chunk: Buffer | string) => {

@@ -16,6 +16,7 @@ const CLI = 'bin/fairy2i-wasm.js';
 const TOKEN = 'hf_SECRETtoken0123456789';
 const dir = tempDir('fairy2i-hub-');
 const GGUF_REPO = join(dir, 'gguf-repo');
+const LLAMA_REPO = join(dir, 'llama-gguf-repo');
 let hub: HubEmulator;
 
 function env(cache: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -41,12 +42,18 @@ t.before(async () => {
   mkdirSync(GGUF_REPO);
   await convert(sharedPath('models/stories260K-hf'), { output: join(GGUF_REPO, 'stories260K-w2.gguf'), stages: 2, quiet: true });
   writeFileSync(join(GGUF_REPO, 'README.md'), '# a Fairy2i model file\n');
+  // The same file with another architecture name (same length): what a llama.cpp repo holds.
+  mkdirSync(LLAMA_REPO);
+  const g = readFileSync(join(GGUF_REPO, 'stories260K-w2.gguf'));
+  const at = g.indexOf('fairy2i', 0, 'latin1');
+  writeFileSync(join(LLAMA_REPO, 'model.gguf'), Buffer.concat([g.subarray(0, at), Buffer.from('llama2x'), g.subarray(at + 7)]));
   hub = await new HubEmulator([
     { id: 'test/stories-gguf', dir: GGUF_REPO },
     { id: 'test/stories260K-hf', dir: sharedPath('models/stories260K-hf') },
     { id: 'test/stories260K-hf-bf16', dir: sharedPath('models/stories260K-hf-bf16') },
     { id: 'test/gated', dir: GGUF_REPO, gatedToken: 'hf_theRightOne' },
     { id: 'test/empty', dir: GGUF_REPO, files: ['README.md'] },
+    { id: 'test/llama-gguf', dir: LLAMA_REPO },
   ]).start();
 });
 t.after(async () => { await hub?.stop().catch(() => {}); });
@@ -121,12 +128,14 @@ t('the connection dropped mid-file: resumed from the byte, nothing re-sent', asy
   assert.equal(readFileSync(r.path), readFileSync(join(GGUF_REPO, 'stories260K-w2.gguf')));
   // The second request starts where the client's file ended (at most the cut: bytes in flight when
   // the connection closed may be lost), and the CDN sends the rest once: nothing before it again.
-  const cdn = hub.log.slice(logAt).filter((x) => x.server === 'cdn');
+  // (After the 4 KiB look at the header that checks the architecture.)
+  const [check, ...cdn] = hub.log.slice(logAt).filter((x) => x.server === 'cdn');
+  assert.is(check.range, 'bytes=0-4095');
   assert.is(cdn.length, 2, JSON.stringify(cdn));
   assert.is(cdn[0].range, undefined);
   const resumeAt = Number(/^bytes=(\d+)-$/.exec(cdn[1].range ?? '')?.[1]);
   assert.ok(resumeAt > 0 && resumeAt <= cut, `resumed at ${resumeAt}, cut at ${cut}`);
-  assert.is(ggufBytes() - before, cut + (size - resumeAt), 'bytes served: the cut, then the rest from the resume point');
+  assert.is(ggufBytes() - before - 4096, cut + (size - resumeAt), 'bytes served: the cut, then the rest from the resume point');
 });
 
 t('errors: unknown repo (401), gated without and with a wrong token, unknown file and revision (404), neither model nor checkpoint', async () => {
@@ -147,6 +156,10 @@ t('errors: unknown repo (401), gated without and with a wrong token, unknown fil
   assert.match(e5.stderr, /revision 'v9' not found/);
   const e6 = await cli(['pull', 'test/empty'], env(c));
   assert.match(e6.stderr, /holds neither a Fairy2i model file \(\.gguf\) nor a Hugging Face checkpoint/);
+  const before = hub.cdnBytes.get('model.gguf') ?? 0;
+  const e9 = await cli(['pull', 'test/llama-gguf'], env(c));
+  assert.match(e9.stderr, /test\/llama-gguf: model\.gguf is a GGUF model of architecture 'llama2x', not a Fairy2i model file/);
+  assert.ok((hub.cdnBytes.get('model.gguf') ?? 0) - before <= 4096, 'refused after its first bytes');
   const e7 = await cli(['pull', 'not a repo'], env(c));
   assert.is(e7.status, 2);
   const e8 = await cli(['run', '-m', 'hf:test/stories-gguf', '-p', 'x'], env(join(dir, 'empty-cache'), { HF_HUB_OFFLINE: '1' }));

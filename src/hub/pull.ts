@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { Fairy2iError } from '../errors.js';
 import { convert } from '../convert/convert.js';
 import { HubHttp, hubConfigFromEnv, type HubConfig } from './http.js';
-import { modelInfo, parseRepoRef, type RepoInfo, type RepoRef } from './repo.js';
+import { fileUrl, modelInfo, parseRepoRef, type RepoInfo, type RepoRef } from './repo.js';
 import { ModelCache, type CacheEntry } from './cache.js';
 import { downloadFile } from './download.js';
 import { isCheckpoint, openRemoteCheckpoint } from './remote-checkpoint.js';
@@ -102,6 +102,7 @@ async function fetchModel(http: HubHttp, cache: ModelCache, ref: RepoRef, info: 
     const file = info.files.find((f) => f.path === pick)!;
     const key = fileKey(pick);
     const dest = cache.modelPath(ref.repo, info.commit, key);
+    await checkModelFile(http, ref.repo, info.commit, pick);
     await downloadFile(http, ref.repo, info.commit, file, dest, { quiet: opts.quiet });
     return cache.put({ ...base, kind: 'file', file: pick, path: dest }, key);
   }
@@ -113,4 +114,25 @@ async function fetchModel(http: HubHttp, cache: ModelCache, ref: RepoRef, info: 
     quiet: opts.quiet, source: `hf:${ref.repo}@${info.commit}`,
   });
   return cache.put({ ...base, kind: 'converted', options: conv.options, path: dest }, conv.key);
+}
+
+/**
+ * Reads a .gguf's first bytes by a Range request before downloading it: a GGUF of another
+ * architecture (a llama.cpp model) is refused at once instead of after gigabytes. GGUF v2/v3 put
+ * general.architecture first (magic, version, counts, then key, type 8 = string, value).
+ */
+async function checkModelFile(http: HubHttp, repo: string, commit: string, path: string): Promise<void> {
+  const ctx = { repo, revision: commit.slice(0, 12), file: path };
+  const { res } = await http.get(fileUrl(repo, commit, path), ctx, { start: 0, end: 4096 });
+  const head = new Uint8Array(await res.arrayBuffer()).subarray(0, 4096);
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const text = (at: number, n: number) => new TextDecoder().decode(head.subarray(at, at + n));
+  if (head.length < 4 || text(0, 4) !== 'GGUF') throw new Fairy2iError('input', `${repo}: ${path} is not a GGUF file (no GGUF magic)`);
+  if (head.length < 32) return;
+  const keyLen = Number(dv.getBigUint64(24, true));
+  if (keyLen !== 20 || text(32, 20) !== 'general.architecture' || dv.getUint32(52, true) !== 8 || head.length < 64) return;
+  const arch = text(64, Math.min(64, Number(dv.getBigUint64(56, true))));
+  if (arch !== 'fairy2i') {
+    throw new Fairy2iError('unsupported', `${repo}: ${path} is a GGUF model of architecture '${arch}', not a Fairy2i model file (convert its source checkpoint instead: pull the checkpoint repo)`);
+  }
 }
