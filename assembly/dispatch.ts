@@ -8,7 +8,7 @@ import { BATCH_LANES, cmatbatch, cmatbatch_scratch_bytes, cmatbatch_tables, cmat
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { attention_heads, attention_heads_f16kv } from './attention';
 import { batch_row_parts, chunk_r0, chunk_r1, chunk_rows, job_arg, parallel, set_job_arg, thread_index } from './threads';
-import { LIN_CODES, LIN_F16 } from './descriptor';
+import { D_ATT, D_CTX, D_HEAD_DIM, D_HEADS, D_KV, D_KV_F16, D_KV_HEADS, D_KV_STRIDE, D_LAYERS, LIN_CODES, LIN_F16 } from '../src/descriptor';
 
 // ---- Kernel selection ---------------------------------------------------------------------------
 
@@ -285,41 +285,54 @@ function linear_unit_share(i: i32, y: usize, rec: usize, rows: i32, S: i32, T: i
 // ---- Attention -----------------------------------------------------------------------------------
 
 /**
- * Heads [h0, h1) of the attention of T queries at positions pos0 .. pos0 + T − 1 (query t sees cache
- * positions 0 .. pos0 + t): q (T, q_dim) -> out (T, q_dim); head h's scores in att + h·ctx floats.
+ * Where layer l's keys of sequence s start (its values follow n_layers · ctx · kv_dim elements
+ * later): sequence s's cache is at D_KV + s · D_KV_STRIDE, keys of every layer, then values.
  */
 // @ts-ignore: decorator
-@inline function attention_rows(out: usize, q: usize, kc: usize, vc: usize, att: usize, nHeads: i32, nKv: i32,
-  hd: i32, pos0: i32, T: i32, half: bool, ctx: i32, h0: i32, h1: i32): void {
+@inline export function kv_layer(d: usize, s: i32, l: i32): usize {
+  const elem: usize = load<u32>(d + (<usize>D_KV_F16 << 2)) != 0 ? 2 : 4;
+  const layerKv = <usize>load<u32>(d + (<usize>D_CTX << 2)) * <usize>load<u32>(d + (<usize>D_KV_HEADS << 2)) * <usize>load<u32>(d + (<usize>D_HEAD_DIM << 2)) * elem;
+  return <usize>load<u32>(d + (<usize>D_KV << 2)) + <usize>s * <usize>load<u32>(d + (<usize>D_KV_STRIDE << 2)) + <usize>l * layerKv;
+}
+
+export function attention_tokens(d: usize, out: usize, q: usize, l: i32, T: i32, pos: usize, seqs: usize, h0: i32, h1: i32): void {
+  // q f32 (T, q_dim), token t at position pos[t] (i32) of sequence seqs[t] (i32) -> out f32 (T, q_dim),
+  // heads [h0, h1) written: token t attends positions 0 .. pos[t] of its own sequence's layer-l cache;
+  // head h's scores in the descriptor's att scratch + h·ctx floats
+  const nHeads = <i32>load<u32>(d + (<usize>D_HEADS << 2)), nKv = <i32>load<u32>(d + (<usize>D_KV_HEADS << 2));
+  const hd = <i32>load<u32>(d + (<usize>D_HEAD_DIM << 2)), ctx = <i32>load<u32>(d + (<usize>D_CTX << 2));
+  const nLayers = <usize>load<u32>(d + (<usize>D_LAYERS << 2));
+  const half = load<u32>(d + (<usize>D_KV_F16 << 2)) != 0;
+  const att = <usize>load<u32>(d + (<usize>D_ATT << 2));
+  const vOff = nLayers * <usize>ctx * <usize>(nKv * hd) * (half ? 2 : 4);
   const qStride = <usize>(nHeads * hd) << 2;
   for (let t = 0; t < T; t++) {
     const o = out + <usize>t * qStride, qt = q + <usize>t * qStride;
-    if (half) attention_heads_f16kv(o, qt, kc, vc, att, nHeads, nKv, hd, pos0 + t + 1, h0, h1, ctx);
-    else attention_heads(o, qt, kc, vc, att, nHeads, nKv, hd, pos0 + t + 1, h0, h1, ctx);
+    const kc = kv_layer(d, load<i32>(seqs + (<usize>t << 2)), l), vc = kc + vOff;
+    const n = load<i32>(pos + (<usize>t << 2)) + 1;
+    if (half) attention_heads_f16kv(o, qt, kc, vc, att, nHeads, nKv, hd, n, h0, h1, ctx);
+    else attention_heads(o, qt, kc, vc, att, nHeads, nKv, hd, n, h0, h1, ctx);
   }
 }
 
-export function attention_all(ctrl: usize, out: usize, q: usize, kc: usize, vc: usize, att: usize, nHeads: i32, nKv: i32,
-  hd: i32, pos0: i32, T: i32, half: bool, ctx: i32): void {
+/** Layer l's attention of a batch (attention_tokens), split between threads by heads. */
+export function attention_all(ctrl: usize, d: usize, out: usize, q: usize, l: i32, T: i32, pos: usize, seqs: usize): void {
+  const nHeads = <i32>load<u32>(d + (<usize>D_HEADS << 2)), hd = <i32>load<u32>(d + (<usize>D_HEAD_DIM << 2));
   // Work units per head: a dot product and a weighted sum of hd per attended position.
-  const work = 2 * hd * T * (pos0 + (T + 1) / 2);
+  let work = 0;
+  for (let t = 0; t < T; t++) work += 2 * hd * (load<i32>(pos + (<usize>t << 2)) + 1);
   const cr = chunk_rows(ctrl, nHeads, work, 1);
   if (cr >= nHeads) {
-    attention_rows(out, q, kc, vc, att, nHeads, nKv, hd, pos0, T, half, ctx, 0, nHeads);
+    attention_tokens(d, out, q, l, T, pos, seqs, 0, nHeads);
     return;
   }
-  set_job_arg(ctrl, 0, <u32>out);
-  set_job_arg(ctrl, 1, <u32>q);
-  set_job_arg(ctrl, 2, <u32>kc);
-  set_job_arg(ctrl, 3, <u32>vc);
-  set_job_arg(ctrl, 4, <u32>att);
-  set_job_arg(ctrl, 5, <u32>nHeads);
-  set_job_arg(ctrl, 6, <u32>nKv);
-  set_job_arg(ctrl, 7, <u32>hd);
-  set_job_arg(ctrl, 8, <u32>pos0);
-  set_job_arg(ctrl, 9, <u32>T);
-  set_job_arg(ctrl, 10, half ? 1 : 0);
-  set_job_arg(ctrl, 11, <u32>ctx);
+  set_job_arg(ctrl, 0, <u32>d);
+  set_job_arg(ctrl, 1, <u32>out);
+  set_job_arg(ctrl, 2, <u32>q);
+  set_job_arg(ctrl, 3, <u32>l);
+  set_job_arg(ctrl, 4, <u32>T);
+  set_job_arg(ctrl, 5, <u32>pos);
+  set_job_arg(ctrl, 6, <u32>seqs);
   parallel(ctrl, JOB_ATTENTION, nHeads, cr);
 }
 
@@ -343,8 +356,7 @@ export function run_chunk(ctrl: usize, kind: i32, i: i32): void {
   } else if (kind == JOB_BATCH_TABLES) {
     linear_codes_batch(<usize>load<u32>(<usize>job_arg(ctrl, 1) + 12), <i32>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3), <i32>job_arg(ctrl, 4), r0, r1);
   } else if (kind == JOB_ATTENTION) {
-    attention_rows(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <usize>job_arg(ctrl, 3),
-      <usize>job_arg(ctrl, 4), <i32>job_arg(ctrl, 5), <i32>job_arg(ctrl, 6), <i32>job_arg(ctrl, 7), <i32>job_arg(ctrl, 8),
-      <i32>job_arg(ctrl, 9), job_arg(ctrl, 10) != 0, <i32>job_arg(ctrl, 11), r0, r1);
+    attention_tokens(<usize>job_arg(ctrl, 0), <usize>job_arg(ctrl, 1), <usize>job_arg(ctrl, 2), <i32>job_arg(ctrl, 3),
+      <i32>job_arg(ctrl, 4), <usize>job_arg(ctrl, 5), <usize>job_arg(ctrl, 6), r0, r1);
   }
 }

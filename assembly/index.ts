@@ -5,7 +5,7 @@
 export {
   cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_blocks, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref,
 } from "./cmatvec";
-export { set_kernel, linear_codes_scratch_bytes } from "./dispatch";
+export { set_kernel, linear_codes_scratch_bytes, attention_tokens } from "./dispatch";
 export { cmatbatch, cmatbatch_scratch_bytes, cmatbatch_tables, cmatbatch_tables_ref, cmatbatch_tables_bytes } from "./cmatbatch";
 export {
   matvec_f32, matvec_f32_ref, matvec_f16, matvec_f16_ref,
@@ -24,4 +24,4 @@ export {
 export { swiglu, swiglu_ref, add, add_ref, exp_f32 } from "./act";
 export { heap_base, bandwidth_read } from "./bandwidth";
 export { forward, forward_batch } from "./forward";
-export { worker_main, threads_stop } from "./threads";
+export { worker_main, threads_stop, ctrl_bytes } from "./threads";

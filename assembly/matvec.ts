@@ -5,7 +5,8 @@
 // threads can split rows. The fast kernels sum in f32 with 4 lanes x 2 vectors = 8 partial sums
 // per row (pairwise-like, usually more accurate than the _ref's sequential sum), so they differ
 // from _ref by rounding only. Batched versions read each weight row once from memory for all T
-// activation rows (the row stays in L1 while it is reused).
+// activation rows (the row stays in L1 while it is reused) and sum each row in the same order as
+// the matvec, so a vector's result is the same bits alone or in any batch.
 
 import { f16_to_f32, f16x4_to_f32x4 } from "./f16";
 
@@ -101,29 +102,35 @@ export function matmul_f32(Y: usize, X: usize, w: usize, n_out: i32, n_in: i32, 
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     let t = 0;
-    // Four activation rows share each weight load.
+    // Four activation rows share each weight load. Each row sums in dot_f32's order (two 4-lane
+    // partial sums over 8 inputs a step, then the scalar tail), so a row's value is the same bits
+    // as matvec_f32's whatever the batch holds.
     for (; t + 4 <= T; t += 4) {
       const x0 = X + <usize>t * xStride;
       const x1 = x0 + xStride;
       const x2 = x1 + xStride;
       const x3 = x2 + xStride;
-      let a0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0);
-      let a2 = f32x4.splat(0);
-      let a3 = f32x4.splat(0);
+      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0), b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0), b3 = f32x4.splat(0);
       let j = 0;
-      for (; j + 4 <= n_in; j += 4) {
+      for (; j + 8 <= n_in; j += 8) {
         const o = <usize>j << 2;
-        const wv = v128.load(wr + o);
+        const wv = v128.load(wr + o), wu = v128.load(wr + o, 16);
         a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(x0 + o)));
+        b0 = f32x4.add(b0, f32x4.mul(wu, v128.load(x0 + o, 16)));
         a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(x1 + o)));
+        b1 = f32x4.add(b1, f32x4.mul(wu, v128.load(x1 + o, 16)));
         a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(x2 + o)));
+        b2 = f32x4.add(b2, f32x4.mul(wu, v128.load(x2 + o, 16)));
         a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(x3 + o)));
+        b3 = f32x4.add(b3, f32x4.mul(wu, v128.load(x3 + o, 16)));
       }
-      let s0 = hsum(a0);
-      let s1 = hsum(a1);
-      let s2 = hsum(a2);
-      let s3 = hsum(a3);
+      let s0 = hsum(f32x4.add(a0, b0));
+      let s1 = hsum(f32x4.add(a1, b1));
+      let s2 = hsum(f32x4.add(a2, b2));
+      let s3 = hsum(f32x4.add(a3, b3));
       for (; j < n_in; j++) {
         const o = <usize>j << 2;
         const wj = load<f32>(wr + o);
@@ -159,31 +166,36 @@ export function matmul_f16(Y: usize, X: usize, w: usize, n_out: i32, n_in: i32, 
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     let t = 0;
-    // Four activation rows share each widened weight vector.
+    // Four activation rows share each widened weight vector, each summed in dot_f16's order (so
+    // the same bits as matvec_f16's).
     for (; t + 4 <= T; t += 4) {
       const x0 = X + <usize>t * xStride;
       const x1 = x0 + xStride;
       const x2 = x1 + xStride;
       const x3 = x2 + xStride;
-      let a0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0);
-      let a2 = f32x4.splat(0);
-      let a3 = f32x4.splat(0);
+      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0), b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0), b3 = f32x4.splat(0);
       let j = 0;
       for (; j + 8 <= n_in; j += 8) {
         const o = <usize>j << 2;
         const h = v128.load(wr + (<usize>j << 1));
         const wl = f16x4_to_f32x4(i32x4.extend_low_i16x8_u(h));
         const wh = f16x4_to_f32x4(i32x4.extend_high_i16x8_u(h));
-        a0 = f32x4.add(a0, f32x4.add(f32x4.mul(wl, v128.load(x0 + o)), f32x4.mul(wh, v128.load(x0 + o, 16))));
-        a1 = f32x4.add(a1, f32x4.add(f32x4.mul(wl, v128.load(x1 + o)), f32x4.mul(wh, v128.load(x1 + o, 16))));
-        a2 = f32x4.add(a2, f32x4.add(f32x4.mul(wl, v128.load(x2 + o)), f32x4.mul(wh, v128.load(x2 + o, 16))));
-        a3 = f32x4.add(a3, f32x4.add(f32x4.mul(wl, v128.load(x3 + o)), f32x4.mul(wh, v128.load(x3 + o, 16))));
+        a0 = f32x4.add(a0, f32x4.mul(wl, v128.load(x0 + o)));
+        b0 = f32x4.add(b0, f32x4.mul(wh, v128.load(x0 + o, 16)));
+        a1 = f32x4.add(a1, f32x4.mul(wl, v128.load(x1 + o)));
+        b1 = f32x4.add(b1, f32x4.mul(wh, v128.load(x1 + o, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(wl, v128.load(x2 + o)));
+        b2 = f32x4.add(b2, f32x4.mul(wh, v128.load(x2 + o, 16)));
+        a3 = f32x4.add(a3, f32x4.mul(wl, v128.load(x3 + o)));
+        b3 = f32x4.add(b3, f32x4.mul(wh, v128.load(x3 + o, 16)));
       }
-      let s0 = hsum(a0);
-      let s1 = hsum(a1);
-      let s2 = hsum(a2);
-      let s3 = hsum(a3);
+      let s0 = hsum(f32x4.add(a0, b0));
+      let s1 = hsum(f32x4.add(a1, b1));
+      let s2 = hsum(f32x4.add(a2, b2));
+      let s3 = hsum(f32x4.add(a3, b3));
       for (; j < n_in; j++) {
         const o = <usize>j << 2;
         const wj = f16_to_f32(load<u16>(wr + (<usize>j << 1)));

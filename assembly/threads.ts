@@ -32,6 +32,11 @@ import { run_chunk } from './dispatch';
 
 export const CTRL_BYTES: i32 = 256;
 
+/** Bytes of the control block (the host plans them). */
+export function ctrl_bytes(): i32 {
+  return CTRL_BYTES;
+}
+
 const C_JOB: usize = 0;
 const C_SLEEPERS: usize = 8;
 const C_DONE: usize = 64;

@@ -34,7 +34,8 @@ for (const name of names.length ? names : Object.keys(TARGETS)) {
   const stryker = new Stryker({
     mutate: [mutate],
     testRunner: 'command',
-    commandRunner: { command: `node --import tsx node_modules/uvu/bin.js test '^${suite.replace(/\./g, '\\.')}$'` },
+    // --bail: a killed mutant ends the suite at its first failure (most mutants die early)
+    commandRunner: { command: `node --import tsx node_modules/uvu/bin.js test '^${suite.replace(/\./g, '\\.')}$' --bail` },
     concurrency: 1,
     coverageAnalysis: 'off',
     // a mutant that hangs the suite counts as killed (Timeout) after this much beyond the dry run

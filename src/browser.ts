@@ -1,12 +1,14 @@
 // The library entry for browsers and edge runtimes: the same API as src/node.ts, with models from a
 // URL, a Response or bytes (there are no file paths here).
 
+import { checkLoadOptions } from './load-options.js';
 import { Model } from './model.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
 import type { LoadOptions, ModelSource } from './types.js';
 import { WEB_WORKER_SOURCE, type ThreadPlatform, type WorkerMessage } from './threads.js';
 
 export { Model } from './model.js';
+export { Sequence } from './sequence.js';
 export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
@@ -67,5 +69,6 @@ const webThreads: ThreadPlatform = {
 
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  checkLoadOptions(opts);
   return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, webThreads);
 }

@@ -1,10 +1,11 @@
-// Text generation on a Model: an async iterator of text pieces (the primitive), with the final
-// result (why it stopped, counts, timings) on `.result`. The KV cache keeps the tokens it holds, so a
-// prompt that extends what is cached (a chat's next turn) evaluates only the new tokens.
+// Text generation on a sequence of a model: an async iterator of text pieces (the primitive), with
+// the final result (why it stopped, counts, timings) on `.result`. A sequence keeps the tokens its
+// KV cache holds, so a prompt that extends them (a chat's next turn) evaluates only the new tokens.
+// Runs only through the SequenceRunner interface (sequence.ts), not the Model itself.
 
 import { AbortError, Fairy2iError, OptionError } from './errors.js';
-import type { Model } from './model.js';
 import { checkSampling, Sampler, SAMPLING_DEFAULTS, type SamplingOptions } from './sampler.js';
+import type { Sequence, SequenceRunner } from './sequence.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -25,6 +26,12 @@ export interface GenerateOptions extends SamplingOptions {
   keepTokens?: number;
   /** Add BOS before a text prompt (default: as the model file says). */
   addBos?: boolean;
+  /**
+   * The sequence (KV cache) to run on, from model.sequence(); a state error when a generation is
+   * already running on it. @default a free sequence, preferring the one that holds the longest
+   * prefix of the prompt (the default sequence first)
+   */
+  sequence?: Sequence;
 }
 
 export type StopReason = 'stop' | 'length' | 'abort';
@@ -45,7 +52,7 @@ export interface GenerateResult {
   seed: number;
 }
 
-const KNOWN = new Set(['maxTokens', 'stop', 'stopAtEos', 'signal', 'onContextFull', 'keepTokens', 'addBos', ...Object.keys(SAMPLING_DEFAULTS), 'seed']);
+const KNOWN = new Set(['maxTokens', 'stop', 'stopAtEos', 'signal', 'onContextFull', 'keepTokens', 'addBos', 'sequence', ...Object.keys(SAMPLING_DEFAULTS), 'seed']);
 
 export function checkGenerateOptions(o: GenerateOptions): void {
   if (typeof o !== 'object' || o === null) throw new OptionError('options', 'must be an object');
@@ -55,37 +62,6 @@ export function checkGenerateOptions(o: GenerateOptions): void {
   if (o.stop !== undefined && (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string' || s === ''))) throw new OptionError('stop', 'must be an array of non-empty strings');
   if (o.onContextFull !== undefined && o.onContextFull !== 'stop' && o.onContextFull !== 'shift') throw new OptionError('onContextFull', `must be 'stop' or 'shift', got ${JSON.stringify(o.onContextFull)}`);
   if (o.keepTokens !== undefined && (!Number.isInteger(o.keepTokens) || o.keepTokens < 0)) throw new OptionError('keepTokens', `must be an integer >= 0, got ${o.keepTokens}`);
-}
-
-/** The token ids of the KV cache, per model (the cache itself lives in wasm memory). */
-const caches = new WeakMap<Model, number[]>();
-
-export function cachedTokens(model: Model): number[] {
-  let c = caches.get(model);
-  if (!c) caches.set(model, (c = []));
-  return c;
-}
-
-/**
- * Makes the KV cache hold exactly `tokens` and returns the logits after the last one. Reuses the
- * longest common prefix with what is cached; always re-evaluates at least the last token. The new
- * tokens run in batches (Model.prefill); an abort is seen between batches.
- */
-export function ingest(model: Model, tokens: number[], signal?: AbortSignal): { logits: Float32Array; evaluated: number } {
-  if (tokens.length === 0) throw new OptionError('prompt', 'is empty: give at least one token (or let BOS be added)');
-  if (tokens.length > model.contextLength) throw new Fairy2iError('option', `the prompt has ${tokens.length} tokens, more than the context of ${model.contextLength}`);
-  const cache = cachedTokens(model);
-  let common = 0;
-  while (common < cache.length && common < tokens.length - 1 && cache[common] === tokens[common]) common++;
-  cache.length = common;
-  let logits: Float32Array | null = null;
-  for (let i = common; i < tokens.length; i += model.maxBatch) {
-    if (signal?.aborted) break;
-    const batch = tokens.slice(i, Math.min(tokens.length, i + model.maxBatch));
-    logits = model.prefill(batch, i, i + batch.length === tokens.length);
-    cache.push(...batch);
-  }
-  return { logits: logits ?? new Float32Array(0), evaluated: tokens.length - common };
 }
 
 export class GenerationStream implements AsyncIterable<GeneratePiece> {
@@ -144,44 +120,48 @@ export interface Commit {
 
 /**
  * Generates after `promptTokens` (the whole sequence the KV cache should hold before the first new
- * token). `onCommit` receives what was kept, for chat sessions.
+ * token) on opts.sequence, or the one the runner picks. `onCommit` receives what was kept, for
+ * chat sessions.
  */
-export function generateTokens(model: Model, tokenizer: Tokenizer | null, promptTokens: number[], opts: GenerateOptions = {}, onCommit?: (c: Commit) => void): GenerationStream {
+export function generateTokens(runner: SequenceRunner, tokenizer: Tokenizer | null, promptTokens: number[], opts: GenerateOptions = {}, onCommit?: (c: Commit) => void): GenerationStream {
   checkGenerateOptions(opts);
   const maxTokens = opts.maxTokens ?? 256;
   const stops = opts.stop ?? [];
   const sampler = new Sampler(opts);
   const eos = tokenizer?.eosId ?? -1;
+  const ctx = runner.contextLength;
 
   return new GenerationStream(async function* () {
     const t0 = now();
     const seq = promptTokens.slice();
-    let { logits, evaluated } = ingest(model, seq, opts.signal);
-    const t1 = now();
-    const generated: number[] = [];
-    const decoder = tokenizer?.createStreamDecoder();
-    let text = '';
-    let held = ''; // text not yet emitted: it could be the start of a stop string
-    let heldTokens: number[] = [];
-    let stopReason: StopReason = 'length';
-    let pendingText = '';
-    let dropped = 0; // trailing tokens of a stop string, not kept
-    const finish = (): GenerateResult => {
-      const t2 = now();
-      onCommit?.({ tokens: seq.slice(0, seq.length - dropped), generated: generated.slice(0, generated.length - dropped), pendingText });
-      return {
-        text, tokens: generated, stopReason, seed: sampler.seed,
-        usage: { promptTokens: promptTokens.length, evaluatedPromptTokens: evaluated, completionTokens: generated.length },
-        timings: { promptMs: t1 - t0, generateMs: t2 - t1, promptTokensPerSecond: rate(evaluated, t1 - t0), generateTokensPerSecond: rate(generated.length, t2 - t1) },
-      };
-    };
+    // The sequence is taken when the stream starts running and given back when it ends.
+    const lease = runner.claim(seq, opts.sequence);
     try {
-      if (opts.signal?.aborted) { stopReason = 'abort'; return finish(); }
-      let lastYield = now();
+      const first = await lease.run(seq, opts.signal);
+      let logits = first.logits;
+      const evaluated = first.evaluated;
+      const t1 = now();
+      const generated: number[] = [];
+      const decoder = tokenizer?.createStreamDecoder();
+      let text = '';
+      let held = ''; // text not yet emitted: it could be the start of a stop string
+      let heldTokens: number[] = [];
+      let stopReason: StopReason = 'length';
+      let pendingText = '';
+      let dropped = 0; // trailing tokens of a stop string, not kept
+      const finish = (): GenerateResult => {
+        const t2 = now();
+        onCommit?.({ tokens: seq.slice(0, seq.length - dropped), generated: generated.slice(0, generated.length - dropped), pendingText });
+        return {
+          text, tokens: generated, stopReason, seed: sampler.seed,
+          usage: { promptTokens: promptTokens.length, evaluatedPromptTokens: evaluated, completionTokens: generated.length },
+          timings: { promptMs: t1 - t0, generateMs: t2 - t1, promptTokensPerSecond: rate(evaluated, t1 - t0), generateTokensPerSecond: rate(generated.length, t2 - t1) },
+        };
+      };
+      if (opts.signal?.aborted || !logits) { stopReason = 'abort'; return finish(); }
+      // Each step awaits the model's next pass, which runs after a macrotask turn: timers, input
+      // (a Ctrl-C key) and abort() run between tokens, and other sequences' steps join the pass.
       while (generated.length < maxTokens) {
-        // Let timers, input (a Ctrl-C key) and abort() run between tokens: awaiting pieces alone only
-        // runs microtasks. Every ~8 ms keeps the cost negligible at high token rates.
-        if (now() - lastYield > 8) { await yieldToEventLoop(); lastYield = now(); }
         if (opts.signal?.aborted) { stopReason = 'abort'; break; }
         const tok = sampler.sample(logits, seq);
         if (tok === eos && opts.stopAtEos !== false) { stopReason = 'stop'; break; }
@@ -209,12 +189,13 @@ export function generateTokens(model: Model, tokenizer: Tokenizer | null, prompt
           held = held.slice(emit.length);
         }
         if (generated.length >= maxTokens) break;
-        if (seq.length >= model.contextLength) {
+        if (seq.length >= ctx) {
           if (opts.onContextFull !== 'shift') { stopReason = 'length'; break; }
-          shiftContext(model, seq, opts.keepTokens ?? 0);
+          shiftContext(seq, opts.keepTokens ?? 0);
         }
-        logits = model.step(tok, seq.length - 1)!;
-        cachedTokens(model).push(tok);
+        const next = await lease.run(seq, opts.signal);
+        if (!next.logits) { stopReason = 'abort'; break; }
+        logits = next.logits;
       }
       if (stopReason !== 'stop') {
         const rest = held + (decoder ? decoder.flush() : '');
@@ -222,23 +203,20 @@ export function generateTokens(model: Model, tokenizer: Tokenizer | null, prompt
       }
       return finish();
     } finally {
-      // Keep the cache's token list in step with what the cache really holds.
-      const cache = cachedTokens(model);
-      if (cache.length > seq.length) cache.length = seq.length;
+      lease.end();
     }
   });
 }
 
-/** Drops the oldest half of the tokens after `keep` and re-evaluates the kept ones. */
-function shiftContext(model: Model, seq: number[], keep: number): void {
+/**
+ * Drops the oldest half of the tokens after the first `keep`. The cache still holds the kept
+ * prefix at the same positions, so the next run re-evaluates only the tokens after the dropped ones
+ * (in the same pass as the next token): a large `keep` costs a few tokens per shift, not a refill.
+ */
+export function shiftContext(seq: number[], keep: number): void {
   const k = Math.min(keep, seq.length - 2);
   const drop = Math.max(1, Math.floor((seq.length - k) / 2));
   seq.splice(k, drop);
-  const cache = cachedTokens(model);
-  cache.length = 0;
-  const kept = seq.slice(0, seq.length - 1);
-  model.prefill(kept, 0, false);
-  cache.push(...kept);
 }
 
 function firstStop(s: string, stops: string[]): number {
@@ -259,16 +237,6 @@ function partialStopTail(s: string, stops: string[]): number {
     }
   }
   return best;
-}
-
-/** A macrotask turn in any runtime (setImmediate where it exists; MessageChannel avoids timer clamping). */
-function yieldToEventLoop(): Promise<void> {
-  const g = globalThis as { setImmediate?: (f: () => void) => void };
-  if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
-  if (typeof MessageChannel !== 'undefined') {
-    return new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = () => { c.port1.close(); r(); }; c.port2.postMessage(0); });
-  }
-  return new Promise((r) => setTimeout(r, 0));
 }
 
 function now(): number {

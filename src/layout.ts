@@ -1,43 +1,44 @@
 // The wasm memory plan of a loaded model and the descriptor assembly/forward.ts reads (the only
-// writer of those slots; keep the slot numbers in sync with forward.ts).
+// writer of those slots; src/descriptor.ts numbers them for both sides).
 //
-//   [ module data | file bytes (tensors used in place) | descriptor | KV cache | scratch | logits ]
+//   [ module data | file bytes (tensors used in place) | descriptor | KV caches | scratch | logits ]
 //
-// Scratch holds MAX_BATCH rows of every activation buffer (forward_batch runs up to that many
-// prompt tokens at once; decode uses row 0), the token ids of a batch, and the thread pool's
-// control block (assembly/threads.ts).
+// One KV cache per sequence (each the whole context's keys then values, every layer). Scratch holds
+// MAX_BATCH rows of every activation buffer (forward_batch runs up to that many tokens at once,
+// prompt tokens and other sequences' next tokens together), a batch's ids (tokens, positions,
+// sequences, logits rows), and the thread pool's control block (assembly/threads.ts).
 //
 // wasm32 addresses at most 4 GiB, so the plan is checked against that before anything is allocated.
 
 import { Fairy2iError } from './errors.js';
 import { LINEARS, linearShape, type ModelConfig, type ModelHeader } from './format.js';
 import { TensorType } from './gguf.js';
+import * as D from './descriptor.js';
 
 export const WASM_MAX_BYTES = 65536 * 65536; // 4 GiB
 const ALIGN = 64;
 
-const D = {
-  DIM: 0, LAYERS: 1, HEADS: 2, KV_HEADS: 3, HEAD_DIM: 4, FFN: 5, VOCAB: 6, CTX: 7, STAGES: 8, KV_F16: 9,
-  RMS_EPS: 10, ROPE_THETA: 11, EMBD: 12, EMBD_F16: 13, OUT_NORM: 14, OUTPUT: 15, KV: 19,
-  X: 20, XB: 21, XB2: 22, Q: 23, K: 24, V: 25, ATT: 26, HB: 27, HB2: 28, CTRL: 29, MAX_BATCH: 30, THREAD_SCRATCH: 31, LAYER0: 32,
-} as const;
-const L_SLOTS = 30;
-const DESC_SLOTS = D.LAYER0;
+const DESC_SLOTS = D.D_LAYER0;
 
 /**
- * Most tokens forward_batch runs at once (rows of each scratch buffer). Larger batches read the
- * weights fewer times per token but keep more activations in flight: at 7B shapes 64 rows are
- * ~12 MiB of scratch plus 64 rows of logits (8 MiB).
+ * Most tokens forward_batch runs at once (rows of each scratch buffer), and so the most sequences
+ * a model holds (their decode steps share one pass). Larger batches read the weights fewer times
+ * per token but keep more activations in flight: at 7B shapes 64 rows are ~12 MiB of scratch plus
+ * 64 rows of logits (8 MiB).
  */
 export const MAX_BATCH = 64;
-/** Bytes of the thread pool's control block (assembly/threads.ts CTRL_BYTES). */
-export const CTRL_BYTES = 256;
-/**
- * Bytes of scratch each thread owns for the batched kernel (assembly/cmatbatch.ts
- * cmatbatch_scratch_bytes; keep in sync; tested): expanded tables of 16 records × 16 KiB, then the
- * sums of a group of 4096 rows, 256 bytes each.
- */
-export const THREAD_SCRATCH_BYTES = 16 * 16384 + 4096 * 256;
+
+/** Sizes the engine defines, asked of the loaded wasm module (wasm.ts engineSizes). */
+export interface EngineSizes {
+  /** First free byte after the module's static data. */
+  heapBase: number;
+  /** Bytes of the thread pool's control block (assembly/threads.ts). */
+  ctrlBytes: number;
+  /** Bytes of scratch each thread owns for the batched kernel (assembly/cmatbatch.ts). */
+  threadScratchBytes: number;
+  /** Bytes of a quantized linear's tables scratch for T input vectors of m complex inputs at S stages (assembly/dispatch.ts). */
+  tablesBytes(m: number, S: number, T: number): number;
+}
 
 export type KvType = 'f32' | 'f16';
 
@@ -45,14 +46,20 @@ export interface MemoryPlan {
   base: number;
   fileSize: number;
   desc: number;
+  /** Sequence 0's KV cache; sequence s's is at kv + s · kvStride. */
   kv: number;
+  kvStride: number;
+  /** Bytes of all the KV caches. */
   kvBytes: number;
+  sequences: number;
   kvType: KvType;
   contextLength: number;
-  scratch: Record<'x' | 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'hb' | 'hb2' | 'logits' | 'tokens' | 'ctrl' | 'tables' | 'threads', number>;
+  scratch: Record<'x' | 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'hb' | 'hb2' | 'logits' | 'ids' | 'ctrl' | 'tables' | 'threads', number>;
   /** Rows of the activation and logits buffers: the largest batch forward_batch takes. */
   maxBatch: number;
   scratchBytes: number;
+  /** Bytes of the thread pool's control block at scratch.ctrl. */
+  ctrlBytes: number;
   total: number;
 }
 
@@ -62,45 +69,24 @@ function kvBytesFor(c: ModelConfig, ctx: number, kv: KvType): number {
   return 2 * c.nLayers * ctx * c.nKvHeads * c.headDim * (kv === 'f16' ? 2 : 4);
 }
 
-/**
- * Bytes of a quantized linear's tables scratch for T input vectors (assembly/cmatvec.ts
- * linear_codes_scratch_bytes; keep in sync; tested): the most either precision uses.
- * - 'exact': T vectors' tables at 3 digit levels, each a 64-byte header, one f32 per block of 64
- *   inputs (padded to 64 bytes), then 192 bytes per input pair and stage;
- * - 'fast': T vectors' tables at 2 levels (128 bytes per pair and stage), then for each whole group
- *   of 16 vectors their transposed tables (cmatbatch.ts: 64 bytes per block, padded, then 2 KiB per
- *   pair and stage).
- * m: complex inputs.
- */
-export function kernelScratchBytes(m: number, stages: number, T: number): number {
-  const pairs = Math.ceil(m / 2), blocks = Math.ceil(pairs / 32);
-  const perVector = (levels: number) => 64 + up(4 * blocks) + pairs * stages * 64 * levels;
-  const exact = T * perVector(3);
-  const fast = T * perVector(2) + Math.floor(T / 16) * (up(64 * blocks) + pairs * stages * 2048);
-  return Math.max(exact, fast);
-}
-
-/** The largest kernelScratchBytes over the model's quantized linears (0 when none is quantized). */
-function tablesBytes(c: ModelConfig): number {
+/** The largest tables scratch over the model's quantized linears (0 when none is quantized). */
+function tablesBytes(c: ModelConfig, e: EngineSizes): number {
   if (c.stages === 0) return 0;
   const kinds = [...LINEARS, ...(c.lmHeadQuantized && !c.tieLmHead ? ['output' as const] : [])];
-  return Math.max(...kinds.map((k) => {
-    const inp = linearShape(c, k)[1];
-    return kernelScratchBytes(inp / 2, c.stages, MAX_BATCH);
-  }));
+  return Math.max(...kinds.map((k) => e.tablesBytes(linearShape(c, k)[1] / 2, c.stages, MAX_BATCH)));
 }
 
-function scratchLayout(c: ModelConfig, ctx: number, threads: number) {
+function scratchLayout(c: ModelConfig, ctx: number, threads: number, e: EngineSizes) {
   const B = MAX_BATCH;
   const qDim = c.nHeads * c.headDim, kvDim = c.nKvHeads * c.headDim;
   // Sizes in 4-byte words.
   const sizes = {
     x: B * c.dim, xb: B * c.dim, xb2: B * Math.max(c.dim, qDim), q: B * qDim, k: B * kvDim, v: B * kvDim,
-    att: c.nHeads * ctx, hb: B * c.ffnDim, hb2: B * c.ffnDim, logits: B * c.vocabSize, tokens: B, ctrl: CTRL_BYTES / 4,
+    att: c.nHeads * ctx, hb: B * c.ffnDim, hb2: B * c.ffnDim, logits: B * c.vocabSize, ids: 4 * B, ctrl: e.ctrlBytes / 4,
     // the quantized kernels' tables for B input vectors (7B at S = 2: 68 MB, 3 levels)
-    tables: tablesBytes(c) / 4,
+    tables: tablesBytes(c, e) / 4,
     // each thread's own scratch (prompts through the quantized kernels)
-    threads: c.stages === 0 ? 0 : threads * THREAD_SCRATCH_BYTES / 4,
+    threads: c.stages === 0 ? 0 : threads * e.threadScratchBytes / 4,
   };
   let at = 0;
   const off = {} as MemoryPlan['scratch'];
@@ -113,40 +99,47 @@ function scratchLayout(c: ModelConfig, ctx: number, threads: number) {
 
 /**
  * Lays out memory for a model file of `fileSize` bytes loaded at the first 64-byte boundary past
- * `heapBase`, for up to `threads` threads (default 1). With kv 'auto', the cache is f32 when that
- * fits and f16 otherwise.
+ * the engine's heap base, for `sequences` KV caches (default 1) and up to `threads` threads
+ * (default 1). With kv 'auto', the caches are f32 when that fits and f16 otherwise.
  */
-export function planMemory(h: ModelHeader, heapBase: number, opts: { contextLength?: number; kvCache?: KvType | 'auto'; threads?: number }, file: string): MemoryPlan {
+export function planMemory(h: ModelHeader, e: EngineSizes, opts: { contextLength?: number; kvCache?: KvType | 'auto'; threads?: number; sequences?: number }, file: string): MemoryPlan {
   const c = h.config;
   const ctx = opts.contextLength ?? c.contextLength;
   const threads = opts.threads ?? 1;
-  const base = up(heapBase);
-  const fixed = (kv: KvType, n: number) => up(base + h.fileSize) + up(4 * (DESC_SLOTS + L_SLOTS * c.nLayers)) + up(kvBytesFor(c, n, kv)) + scratchLayout(c, n, threads).bytes;
+  const seqs = opts.sequences ?? 1;
+  const base = up(e.heapBase);
+  const desc = up(base + h.fileSize);
+  const kv = up(desc + 4 * (DESC_SLOTS + D.L_SLOTS * c.nLayers));
+  const fixed = (kvt: KvType, n: number, m: number) => kv + m * up(kvBytesFor(c, n, kvt)) + scratchLayout(c, n, threads, e).bytes;
   let kvType: KvType = opts.kvCache === 'f16' ? 'f16' : 'f32';
-  if ((opts.kvCache ?? 'auto') === 'auto' && fixed('f32', ctx) > WASM_MAX_BYTES) kvType = 'f16';
-  const total = fixed(kvType, ctx);
+  if ((opts.kvCache ?? 'auto') === 'auto' && fixed('f32', ctx, seqs) > WASM_MAX_BYTES) kvType = 'f16';
+  const total = fixed(kvType, ctx, seqs);
   if (total > WASM_MAX_BYTES) {
     let lo = 0, hi = ctx;
-    while (lo < hi) { const mid = Math.ceil((lo + hi) / 2); if (fixed(kvType, mid) <= WASM_MAX_BYTES) lo = mid; else hi = mid - 1; }
+    while (lo < hi) { const mid = Math.ceil((lo + hi) / 2); if (fixed(kvType, mid, seqs) <= WASM_MAX_BYTES) lo = mid; else hi = mid - 1; }
+    let most = 0;
+    while (most < seqs && fixed(kvType, ctx, most + 1) <= WASM_MAX_BYTES) most++;
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    const caches = seqs === 1 ? `${kvType} KV cache ${gib(kvBytesFor(c, ctx, kvType))} for a context of ${ctx}` : `${seqs} ${kvType} KV caches of ${gib(kvBytesFor(c, ctx, kvType))} for a context of ${ctx}`;
+    const fits: string[] = [];
+    if (lo > 0) fits.push(`the largest context that fits${seqs > 1 ? ` ${seqs} sequences` : ''} is ${lo} (contextLength: ${lo}${kvType === 'f32' ? ", or kvCache: 'f16'" : ''})`);
+    if (seqs > 1 && most > 0) fits.push(`at a context of ${ctx}, ${most} sequence${most > 1 ? 's fit' : ' fits'} (sequences: ${most})`);
     throw new Fairy2iError('memory',
-      `${file}: needs ${gib(total)} of wasm memory (weights ${gib(h.fileSize)}, ${kvType} KV cache ${gib(kvBytesFor(c, ctx, kvType))} for a context of ${ctx}); wasm32 allows 4 GiB. ` +
-      (lo > 0 ? `The largest context that fits is ${lo} (contextLength: ${lo}${kvType === 'f32' ? ", or kvCache: 'f16'" : ''}).` : 'The weights alone do not fit.'));
+      `${file}: needs ${gib(total)} of wasm memory (weights ${gib(h.fileSize)}, ${caches}); wasm32 allows 4 GiB. ` +
+      (fits.length ? `${fits.join('; ')}.`.replace(/^t/, 'T') : 'The weights alone do not fit.'));
   }
-  const desc = up(base + h.fileSize);
-  const kv = up(desc + 4 * (DESC_SLOTS + L_SLOTS * c.nLayers));
-  const kvBytes = kvBytesFor(c, ctx, kvType);
-  const s = scratchLayout(c, ctx, threads);
-  const scratchBase = up(kv + kvBytes);
+  const kvStride = up(kvBytesFor(c, ctx, kvType));
+  const s = scratchLayout(c, ctx, threads, e);
+  const scratchBase = kv + seqs * kvStride;
   const scratch = {} as MemoryPlan['scratch'];
   for (const [k, v] of Object.entries(s.off)) scratch[k as keyof typeof s.off] = scratchBase + v;
-  return { base, fileSize: h.fileSize, desc, kv, kvBytes, kvType, contextLength: ctx, scratch, scratchBytes: s.bytes, maxBatch: MAX_BATCH, total };
+  return { base, fileSize: h.fileSize, desc, kv, kvStride, kvBytes: seqs * kvStride, sequences: seqs, kvType, contextLength: ctx, scratch, scratchBytes: s.bytes, ctrlBytes: e.ctrlBytes, maxBatch: MAX_BATCH, total };
 }
 
 /** Writes the descriptor for a file loaded at plan.base. */
 export function writeDescriptor(mem: ArrayBuffer, plan: MemoryPlan, h: ModelHeader): void {
   const c = h.config;
-  const n = DESC_SLOTS + L_SLOTS * c.nLayers;
+  const n = DESC_SLOTS + D.L_SLOTS * c.nLayers;
   const u = new Uint32Array(mem, plan.desc, n);
   const f = new Float32Array(mem, plan.desc, n);
   u.fill(0);
@@ -158,34 +151,35 @@ export function writeDescriptor(mem: ArrayBuffer, plan: MemoryPlan, h: ModelHead
   const linear = (slot: number, prefix: string) => {
     const codes = h.tensors.get(`${prefix}.codes`);
     if (codes) {
-      u[slot] = 2;
+      u[slot] = D.LIN_CODES;
       u[slot + 1] = addr(`${prefix}.codes`);
       u[slot + 2] = addr(`${prefix}.scales`);
       u[slot + 3] = plan.scratch.tables;
     } else {
       const name = h.tensors.has(`${prefix}.weight`) ? `${prefix}.weight` : 'token_embd.weight'; // tied lm_head
-      u[slot] = h.tensors.get(name)!.type === TensorType.F16 ? 1 : 0;
+      u[slot] = h.tensors.get(name)!.type === TensorType.F16 ? D.LIN_F16 : D.LIN_F32;
       u[slot + 1] = addr(name);
     }
   };
-  u[D.DIM] = c.dim; u[D.LAYERS] = c.nLayers; u[D.HEADS] = c.nHeads; u[D.KV_HEADS] = c.nKvHeads;
-  u[D.HEAD_DIM] = c.headDim; u[D.FFN] = c.ffnDim; u[D.VOCAB] = c.vocabSize; u[D.CTX] = plan.contextLength;
-  u[D.STAGES] = c.stages; u[D.KV_F16] = plan.kvType === 'f16' ? 1 : 0;
-  f[D.RMS_EPS] = c.rmsEps; f[D.ROPE_THETA] = c.ropeTheta;
-  u[D.EMBD] = addr('token_embd.weight');
-  u[D.EMBD_F16] = h.tensors.get('token_embd.weight')!.type === TensorType.F16 ? 1 : 0;
-  u[D.OUT_NORM] = addr('output_norm.weight');
-  linear(D.OUTPUT, 'output');
-  u[D.KV] = plan.kv;
+  u[D.D_DIM] = c.dim; u[D.D_LAYERS] = c.nLayers; u[D.D_HEADS] = c.nHeads; u[D.D_KV_HEADS] = c.nKvHeads;
+  u[D.D_HEAD_DIM] = c.headDim; u[D.D_FFN] = c.ffnDim; u[D.D_VOCAB] = c.vocabSize; u[D.D_CTX] = plan.contextLength;
+  u[D.D_STAGES] = c.stages; u[D.D_KV_F16] = plan.kvType === 'f16' ? 1 : 0;
+  f[D.D_RMS_EPS] = c.rmsEps; f[D.D_ROPE_THETA] = c.ropeTheta;
+  u[D.D_EMBD] = addr('token_embd.weight');
+  u[D.D_EMBD_F16] = h.tensors.get('token_embd.weight')!.type === TensorType.F16 ? 1 : 0;
+  u[D.D_OUT_NORM] = addr('output_norm.weight');
+  linear(D.D_OUTPUT, 'output');
+  u[D.D_KV] = plan.kv;
   const s = plan.scratch;
-  u[D.X] = s.x; u[D.XB] = s.xb; u[D.XB2] = s.xb2; u[D.Q] = s.q; u[D.K] = s.k; u[D.V] = s.v;
-  u[D.ATT] = s.att; u[D.HB] = s.hb; u[D.HB2] = s.hb2;
-  u[D.CTRL] = s.ctrl; u[D.MAX_BATCH] = plan.maxBatch; u[D.THREAD_SCRATCH] = s.threads;
-  new Uint8Array(mem, s.ctrl, CTRL_BYTES).fill(0);
+  u[D.D_X] = s.x; u[D.D_XB] = s.xb; u[D.D_XB2] = s.xb2; u[D.D_Q] = s.q; u[D.D_K] = s.k; u[D.D_V] = s.v;
+  u[D.D_ATT] = s.att; u[D.D_HB] = s.hb; u[D.D_HB2] = s.hb2;
+  u[D.D_CTRL] = s.ctrl; u[D.D_MAX_BATCH] = plan.maxBatch; u[D.D_THREAD_SCRATCH] = s.threads;
+  u[D.D_IDS] = s.ids; u[D.D_SEQUENCES] = plan.sequences; u[D.D_KV_STRIDE] = plan.kvStride;
+  new Uint8Array(mem, s.ctrl, plan.ctrlBytes).fill(0);
   for (let l = 0; l < c.nLayers; l++) {
-    const L = D.LAYER0 + l * L_SLOTS;
-    u[L] = addr(`blk.${l}.attn_norm.weight`);
-    u[L + 1] = addr(`blk.${l}.ffn_norm.weight`);
-    LINEARS.forEach((k, i) => linear(L + 2 + 4 * i, `blk.${l}.${k}`));
+    const L = D.D_LAYER0 + l * D.L_SLOTS;
+    u[L + D.L_ATTN_NORM] = addr(`blk.${l}.attn_norm.weight`);
+    u[L + D.L_FFN_NORM] = addr(`blk.${l}.ffn_norm.weight`);
+    LINEARS.forEach((k, i) => linear(L + D.L_LINEAR0 + 4 * i, `blk.${l}.${k}`));
   }
 }

@@ -5,13 +5,16 @@
 import { AbortError, Fairy2iError, FormatError, OptionError } from './errors.js';
 import { isPlaceholderVocab, readModelHeader, type ModelConfig, type ModelHeader } from './format.js';
 import { NeedMoreBytes } from './gguf.js';
-import { planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
-import type { ByteSource } from './sources.js';
+import { MAX_BATCH, planMemory, writeDescriptor, type KvType, type MemoryPlan } from './layout.js';
+import { describeValue, type ByteSource } from './sources.js';
+import { Batcher, type PassPart } from './batcher.js';
 import { ChatSession, type ChatOptions } from './chat.js';
 import { generateTokens, type GenerateOptions, type GenerateResult, type GenerationStream } from './generate.js';
+import { commonPrefix, Sequence, type Lease, type SequenceRunner } from './sequence.js';
+import { checkLoadOptions } from './load-options.js';
 import { Tokenizer } from './tokenizer.js';
 import { ThreadPool, threadTuning, type ThreadPlatform } from './threads.js';
-import { compileWasm, heapBase, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
+import { compileWasm, engineSizes, instantiateWasm, type Fairy2iExports, type WasmInput } from './wasm.js';
 
 export interface LoadProgress {
   loaded: number;
@@ -19,8 +22,14 @@ export interface LoadProgress {
 }
 
 export interface ModelLoadOptions {
-  /** Tokens of context to allocate the KV cache for. @default the model's context length */
+  /** Tokens of context to allocate each KV cache for. @default the model's context length */
   contextLength?: number;
+  /**
+   * KV caches to allocate: conversations that can run at the same time, each keeping its own
+   * tokens (model.sequence() hands them out); their next-token steps share one forward pass.
+   * At most 64. @default 1
+   */
+  sequences?: number;
   /** KV cache precision; 'auto' is f32 unless only f16 fits in 4 GiB. @default 'auto' */
   kvCache?: KvType | 'auto';
   /**
@@ -53,7 +62,9 @@ const TABLE_LEVELS: Record<Precision, number> = { fast: 2, exact: 3 };
 
 const CHUNK = 8 << 20;
 
-export class Model {
+
+/** Load options must be an object (undefined: none); their names are checked against the known ones. */
+export class Model implements SequenceRunner {
   readonly config: ModelConfig;
   /** null for files converted without a tokenizer (they take token ids only). */
   readonly tokenizer: Tokenizer | null;
@@ -66,9 +77,17 @@ export class Model {
   readonly maxBatch: number;
   /** The quantized linears' arithmetic (ModelLoadOptions.precision). */
   readonly precision: Precision;
+  /** KV caches (ModelLoadOptions.sequences). */
+  readonly sequenceCount: number;
+  /** Forward passes run and tokens through them since loading (how well steps were batched). */
+  readonly stats = { passes: 0, tokens: 0 };
   private ex: Fairy2iExports | null;
   private plan: MemoryPlan;
   private pool: ThreadPool | null;
+  private readonly home = {};
+  private readonly seqs: Sequence[];
+  private readonly batcher: Batcher;
+  private gens = 0;
 
   private constructor(ex: Fairy2iExports, header: ModelHeader, plan: MemoryPlan, pool: ThreadPool | null, precision: Precision) {
     this.ex = ex;
@@ -82,6 +101,9 @@ export class Model {
     this.contextLength = plan.contextLength;
     this.kvType = plan.kvType;
     this.memoryBytes = { weights: plan.fileSize, kvCache: plan.kvBytes, scratch: plan.scratchBytes, total: plan.total };
+    this.sequenceCount = plan.sequences;
+    this.seqs = Array.from({ length: plan.sequences }, (_, i) => new Sequence(i, this.home));
+    this.batcher = new Batcher((parts) => this.forwardPass(this.exports(), parts), plan.maxBatch);
   }
 
   /**
@@ -90,6 +112,11 @@ export class Model {
    */
   static async load(src: ByteSource, wasm: WasmInput, opts: ModelLoadOptions = {}, platform?: ThreadPlatform): Promise<Model> {
     try {
+      checkLoadOptions(opts);
+      opts ??= {};
+      if (opts.sequences !== undefined && (!Number.isInteger(opts.sequences) || opts.sequences < 1 || opts.sequences > MAX_BATCH)) {
+        throw new OptionError('sequences', `is ${opts.sequences}, expected an integer from 1 to ${MAX_BATCH}`);
+      }
       if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 256)) {
         throw new OptionError('threads', `is ${opts.threads}, expected an integer from 1 to 256`);
       }
@@ -128,14 +155,14 @@ export class Model {
       ex.set_kernel(TABLE_LEVELS[precision]);
       // Threads are chosen before the plan: each has scratch of its own.
       const cores = Math.max(1, Math.floor(platform?.cores() ?? 1));
-      const threads = opts.threads ?? (worthSplitting(header.config) ? cores : 1);
-      const plan = planMemory(header, heapBase(ex), { contextLength: ctx, kvCache: opts.kvCache, threads }, src.name);
+      const threads = threadsFor(opts, cores, worthSplitting(header.config));
+      const plan = planMemory(header, engineSizes(ex), { contextLength: ctx, kvCache: opts.kvCache, threads, sequences: opts.sequences }, src.name);
       const have = ex.memory.buffer.byteLength;
       if (plan.total > have) {
         try {
           ex.memory.grow(Math.ceil((plan.total - have) / 65536));
         } catch {
-          throw new Fairy2iError('memory', `${src.name}: the runtime refused ${(plan.total / 2 ** 30).toFixed(2)} GiB of wasm memory (weights ${(plan.fileSize / 2 ** 30).toFixed(2)} GiB); try a smaller contextLength`);
+          throw new Fairy2iError('memory', `${src.name}: the runtime refused ${(plan.total / 2 ** 30).toFixed(2)} GiB of wasm memory (weights ${(plan.fileSize / 2 ** 30).toFixed(2)} GiB); try a smaller contextLength${plan.sequences > 1 ? ' or fewer sequences' : ''}`);
         }
       }
 
@@ -182,60 +209,169 @@ export class Model {
   }
 
   /**
-   * Runs one token at position `pos` (the KV cache must hold positions 0..pos−1 of this sequence)
-   * and returns its logits, copied out of wasm memory; with wantLogits false only fills the cache.
+   * A free sequence (a KV cache of its own) for a conversation, until its release(); a state
+   * error when all sequenceCount are in use. Calls without a sequence use the default one, which
+   * is handed out last.
    */
-  step(token: number, pos: number, wantLogits = true): Float32Array | null {
+  sequence(): Sequence {
+    this.exports();
+    for (let i = this.seqs.length - 1; i >= 0; i--) {
+      const s = this.seqs[i];
+      if (!s.taken && !s.busy) { s.taken = true; s.clear(); return s; }
+    }
+    throw new Fairy2iError('state', `all ${this.seqs.length} sequences of this model are in use: release() one, or load the model with more (sequences: ${this.seqs.length + 1})`);
+  }
+
+  /** @internal SequenceRunner: takes a sequence for a generation (see sequence.ts). */
+  claim(prompt: readonly number[], sequence?: Sequence): Lease {
+    this.exports();
+    const seq = sequence === undefined ? this.pick(prompt) : this.own(sequence);
+    if (sequence !== undefined && seq.busy) throw this.busyError(seq);
+    seq.users++;
+    const gen = ++this.gens;
+    let ended = false;
+    return {
+      sequence: seq,
+      run: (tokens, signal) => {
+        if (ended) return Promise.reject(new Fairy2iError('state', 'this generation has ended'));
+        if (tokens.length === 0) return Promise.reject(new OptionError('prompt', 'is empty: give at least one token (or let BOS be added)'));
+        if (tokens.length > this.contextLength) return Promise.reject(new Fairy2iError('option', `the prompt has ${tokens.length} tokens, more than the context of ${this.contextLength}`));
+        return this.batcher.submit(seq, tokens, gen, signal);
+      },
+      end: () => {
+        if (ended) return;
+        ended = true;
+        seq.users--;
+        if (seq.owner === gen) seq.owner = 0;
+      },
+    };
+  }
+
+  /**
+   * The sequence a call without one runs on: of the sequences neither handed out nor busy, the one
+   * holding the longest prefix of `prompt` (the default sequence 0 on ties); when there is none,
+   * the default sequence, shared: generations on it take turns, each re-evaluating its tokens when
+   * it resumes after another (the same results, more work).
+   */
+  private pick(prompt: readonly number[]): Sequence {
+    let best: Sequence | null = null, bestLen = -1;
+    for (const s of this.seqs) {
+      if (s.taken || s.busy) continue;
+      const n = commonPrefix(s.held, prompt);
+      if (n > bestLen) { best = s; bestLen = n; }
+    }
+    return best ?? this.seqs[0];
+  }
+
+  /** `s` checked to be one of this model's sequences, handed out and not released. */
+  private own(s: unknown): Sequence {
+    if (!(s instanceof Sequence) || s.home !== this.home) throw new OptionError('sequence', 'is not a sequence of this model (get one from model.sequence())');
+    if (!s.taken) throw new Fairy2iError('state', `sequence ${s.id} was released; get another from model.sequence()`);
+    return s;
+  }
+
+  private busyError(s: Sequence): Fairy2iError {
+    return new Fairy2iError('state', `sequence ${s.id} is busy (a generation is running on it): wait for it to end, abort it, or use another sequence`);
+  }
+
+  /** The sequence a synchronous call runs on: `sequence`, or the default; never a busy one. */
+  private syncSequence(sequence: Sequence | undefined): Sequence {
+    const s = sequence === undefined ? this.seqs[0] : this.own(sequence);
+    if (s.busy) throw sequence === undefined ? new Fairy2iError('state', 'the default sequence is busy (a generation is running on it): pass a sequence from model.sequence()') : this.busyError(s);
+    return s;
+  }
+
+  /** Sets the tokens `s` holds to its first `start` (which it must hold) before a run from there. */
+  private rewind(s: Sequence, start: number): void {
+    if (start > s.held.length) throw new Fairy2iError('state', `sequence ${s.id} holds ${s.held.length} tokens: a run from position ${start} would leave positions ${s.held.length}..${start - 1} undefined`);
+    s.held.length = start;
+  }
+
+  /**
+   * Runs one token at position `pos` of `sequence` (default: the default sequence), which must hold
+   * positions 0..pos−1 (it keeps those and this token), and returns its logits, copied out of wasm
+   * memory; with wantLogits false only fills the cache.
+   */
+  step(token: number, pos: number, wantLogits = true, sequence?: Sequence): Float32Array | null {
     const ex = this.exports();
-    const V = this.config.vocabSize;
     this.checkToken(token);
     if (!Number.isInteger(pos) || pos < 0 || pos >= this.contextLength) throw new Fairy2iError('option', `position ${pos} is outside the context of ${this.contextLength} tokens`);
-    const out = wantLogits ? this.plan.scratch.logits : 0;
-    ex.forward(this.plan.desc, token, pos, out);
-    return wantLogits ? new Float32Array(ex.memory.buffer, out, V).slice() : null;
+    const s = this.syncSequence(sequence);
+    this.rewind(s, pos);
+    return this.forwardPass(ex, [{ seq: s, tokens: [token], at: 0, n: 1, pos, logits: wantLogits ? 'last' : 'none' }])[0];
   }
 
   /**
-   * Runs `tokens` at positions start, start + 1, … (the KV cache must hold positions 0..start−1 of
-   * this sequence) in batches of up to maxBatch, each weight block read once per batch, and returns
-   * the logits after the last one (or null with wantLogits false). Matches step() token by token
-   * within float rounding.
+   * Runs `tokens` at positions start, start + 1, … of `sequence` (default: the default sequence),
+   * which must hold positions 0..start−1, in batches of up to maxBatch, each weight block read
+   * once per batch, and returns the logits after the last one (or null with wantLogits false). The
+   * same bits as step() token by token.
    */
-  prefill(tokens: ArrayLike<number>, start: number, wantLogits = true): Float32Array | null {
+  prefill(tokens: ArrayLike<number>, start: number, wantLogits = true, sequence?: Sequence): Float32Array | null {
     const ex = this.exports();
     this.checkSpan(tokens, start);
-    const V = this.config.vocabSize;
-    const out = this.plan.scratch.logits;
+    const s = this.syncSequence(sequence);
+    this.rewind(s, start);
+    let last: Float32Array | null = null;
     for (let i = 0; i < tokens.length; i += this.maxBatch) {
       const n = Math.min(this.maxBatch, tokens.length - i);
-      const last = i + n === tokens.length;
-      this.runBatch(ex, tokens, i, n, start + i, last && wantLogits ? out : 0, false);
+      const want = wantLogits && i + n === tokens.length;
+      last = this.forwardPass(ex, [{ seq: s, tokens, at: i, n, pos: start + i, logits: want ? 'last' : 'none' }])[0];
     }
-    return wantLogits && tokens.length > 0 ? new Float32Array(ex.memory.buffer, out, V).slice() : null;
+    return last;
   }
 
   /**
-   * Logits for every position of `tokens` evaluated from position `start` (cache filled for
-   * 0..start−1 already): a [tokens.length × vocab] array, row t after reading tokens[0..t].
+   * Logits for every position of `tokens` evaluated from position `start` of `sequence` (default:
+   * the default sequence, which must hold 0..start−1): a [tokens.length × vocab] array, row t after
+   * reading tokens[0..t].
    */
-  evaluate(tokens: ArrayLike<number>, start = 0): Float32Array {
+  evaluate(tokens: ArrayLike<number>, start = 0, sequence?: Sequence): Float32Array {
     const ex = this.exports();
     this.checkSpan(tokens, start);
+    const s = this.syncSequence(sequence);
+    this.rewind(s, start);
     const V = this.config.vocabSize;
     const out = new Float32Array(tokens.length * V);
     for (let i = 0; i < tokens.length; i += this.maxBatch) {
       const n = Math.min(this.maxBatch, tokens.length - i);
-      this.runBatch(ex, tokens, i, n, start + i, this.plan.scratch.logits, true);
-      out.set(new Float32Array(ex.memory.buffer, this.plan.scratch.logits, n * V), i * V);
+      out.set(this.forwardPass(ex, [{ seq: s, tokens, at: i, n, pos: start + i, logits: 'all' }])[0]!, i * V);
     }
     return out;
   }
 
-  /** tokens[i .. i + n) at positions pos0.. through forward_batch (n ≤ maxBatch). */
-  private runBatch(ex: Fairy2iExports, tokens: ArrayLike<number>, i: number, n: number, pos0: number, logits: number, all: boolean): void {
-    const ids = new Int32Array(ex.memory.buffer, this.plan.scratch.tokens, n);
-    for (let t = 0; t < n; t++) ids[t] = tokens[i + t];
-    ex.forward_batch(this.plan.desc, this.plan.scratch.tokens, n, pos0, logits, all ? 1 : 0);
+  /**
+   * One forward_batch over `parts` (at most maxBatch tokens in all; each part's sequence holds
+   * exactly its first `pos` tokens and then holds the part's tokens too). Returns each part's
+   * logits, copied out of wasm memory.
+   */
+  private forwardPass(ex: Fairy2iExports, parts: PassPart[]): (Float32Array | null)[] {
+    const B = this.maxBatch, V = this.config.vocabSize;
+    const base = this.plan.scratch.ids;
+    const ids = new Int32Array(ex.memory.buffer, base, 4 * B);
+    let T = 0, nOut = 0;
+    for (const p of parts) {
+      if (p.seq.held.length !== p.pos || T + p.n > B) throw new Error('internal: a forward pass out of step with its sequence');
+      for (let i = 0; i < p.n; i++, T++) {
+        ids[T] = p.tokens[p.at + i];
+        ids[B + T] = p.pos + i;
+        ids[2 * B + T] = p.seq.id;
+        if (p.logits === 'all' || (p.logits === 'last' && i === p.n - 1)) ids[3 * B + nOut++] = T;
+      }
+    }
+    const logits = this.plan.scratch.logits;
+    ex.forward_batch(this.plan.desc, base, base + 4 * B, base + 8 * B, T, nOut ? logits : 0, base + 12 * B, nOut);
+    this.stats.passes++;
+    this.stats.tokens += T;
+    let row = 0;
+    return parts.map((p) => {
+      for (let i = 0; i < p.n; i++) p.seq.held.push(p.tokens[p.at + i]);
+      if (p.logits === 'none') return null;
+      const rows = p.logits === 'all' ? p.n : 1;
+      const r = new Float32Array(ex.memory.buffer, logits + 4 * row * V, rows * V).slice();
+      row += rows;
+      return r;
+    });
   }
 
   private checkToken(token: number): void {
@@ -244,6 +380,7 @@ export class Model {
   }
 
   private checkSpan(tokens: ArrayLike<number>, start: number): void {
+    if (!isTokenList(tokens)) throw new Fairy2iError('input', `tokens must be an array of token ids, got ${describeValue(tokens)}`);
     if (!Number.isInteger(start) || start < 0) throw new Fairy2iError('option', `start position ${start} must be an integer >= 0`);
     if (start + tokens.length > this.contextLength) throw new Fairy2iError('option', `${start + tokens.length} tokens exceed the context of ${this.contextLength}`);
     for (let t = 0; t < tokens.length; t++) this.checkToken(tokens[t]);
@@ -256,10 +393,13 @@ export class Model {
 
   /** Token ids of `text`; BOS as the model file says unless `addBos` is given. */
   tokenize(text: string, opts: { addBos?: boolean } = {}): number[] {
+    if (typeof text !== 'string') throw new Fairy2iError('input', `tokenize: the text must be a string, got ${describeValue(text)}`);
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'must be an object');
     return this.requireTokenizer().encode(text, { addBos: opts.addBos, addEos: false });
   }
 
   detokenize(ids: ArrayLike<number>): string {
+    if (!isTokenList(ids)) throw new Fairy2iError('input', `detokenize: ids must be an array of token ids, got ${describeValue(ids)}`);
     return this.requireTokenizer().decode(ids);
   }
 
@@ -270,7 +410,11 @@ export class Model {
    */
   generate(prompt: string | ArrayLike<number>, opts: GenerateOptions = {}): GenerationStream {
     this.exports();
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describeValue(opts)}`);
+    if (typeof prompt !== 'string' && !isTokenList(prompt)) throw new Fairy2iError('input', `the prompt must be a string or an array of token ids, got ${describeValue(prompt)}`);
     const ids = typeof prompt === 'string' ? this.promptTokens(prompt, opts.addBos) : Array.from(prompt);
+    if (typeof prompt !== 'string') ids.forEach((t) => this.checkToken(t));
+    if (opts.sequence !== undefined && this.own(opts.sequence).busy) throw this.busyError(opts.sequence);
     return generateTokens(this, this.tokenizer, ids, opts);
   }
 
@@ -279,9 +423,15 @@ export class Model {
     return this.generate(prompt, opts).done();
   }
 
-  /** A chat session; its turns reuse the KV cache (one live session per model at a time). */
+  /**
+   * A chat session; its turns reuse what its sequence holds (`sequence`, or without one the free
+   * sequence holding the longest prefix of the turn, the default sequence first).
+   */
   chat(opts: ChatOptions = {}): ChatSession {
-    return new ChatSession(this, this.requireTokenizer(), opts);
+    this.exports();
+    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', `must be an object, got ${describeValue(opts)}`);
+    if (opts.sequence !== undefined) this.own(opts.sequence);
+    return new ChatSession(this, this.requireTokenizer(), this.config.name, opts);
   }
 
   private promptTokens(text: string, addBos?: boolean): number[] {
@@ -293,6 +443,7 @@ export class Model {
 
   /** Ends the worker threads and frees the instance and its memory (the Model is unusable afterwards). */
   dispose(): void {
+    this.batcher.close(new Fairy2iError('state', 'this model was disposed; load it again'));
     this.pool?.stop();
     this.pool = null;
     this.ex = null;
@@ -301,6 +452,23 @@ export class Model {
   get disposed(): boolean {
     return this.ex === null;
   }
+}
+
+function isTokenList(x: unknown): x is ArrayLike<number> {
+  return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView));
+}
+
+/**
+ * The threads to start: the default, or those asked for up to the cores available (times
+ * threadTuning.oversubscription), saying so when that is fewer. More threads than cores only take
+ * turns: --threads 256 on 2 cores took 1.8 GB of workers and 38 s to start.
+ */
+function threadsFor(opts: ModelLoadOptions, cores: number, worthIt: boolean): number {
+  if (opts.threads === undefined) return worthIt ? cores : 1;
+  const most = Math.max(1, Math.floor(cores * threadTuning.oversubscription));
+  if (opts.threads <= most) return opts.threads;
+  (opts.onNotice ?? console.warn)(`fairy2i-wasm: running on ${most} thread${most > 1 ? 's' : ''} instead of ${opts.threads}: ${cores} core${cores > 1 ? 's are' : ' is'} available`);
+  return most;
 }
 
 /** Whether some layer of the model is big enough to split between threads (see threadTuning). */

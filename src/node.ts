@@ -2,6 +2,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { Fairy2iError } from './errors.js';
+import { checkLoadOptions } from './load-options.js';
 import { Model } from './model.js';
 import { fileSource } from './node/file-source.js';
 import { bytesSource, responseSource, urlSource, type ByteSource } from './sources.js';
@@ -9,6 +11,7 @@ import { nodeThreads } from './node/threads.js';
 import type { LoadOptions, ModelSource } from './types.js';
 
 export { Model } from './model.js';
+export { Sequence } from './sequence.js';
 export type * from './types.js';
 export { Tokenizer } from './tokenizer.js';
 export { Fairy2iError, FormatError, OptionError, AbortError } from './errors.js';
@@ -27,14 +30,25 @@ export async function toSource(source: ModelSource, signal?: AbortSignal): Promi
   // A Hugging Face Hub model (pulled into the cache first, see src/hub/pull.ts).
   if (typeof source === 'string' && source.startsWith('hf:')) return fileSource((await (await import('./hub/pull.js')).pull(source, { quiet: true })).path);
   if (typeof source === 'string' && /^https?:\/\//.test(source)) return urlSource(source, signal);
-  if (source instanceof URL) return source.protocol === 'file:' ? fileSource(source.pathname) : urlSource(source, signal);
+  // A file: URL, as a string or a URL, is the file it names (decoded: %20 is a space).
+  if (typeof source === 'string' && /^file:/i.test(source)) return fileSource(filePathOf(source));
+  if (source instanceof URL) return source.protocol === 'file:' ? fileSource(filePathOf(source)) : urlSource(source, signal);
   if (typeof source === 'string') return fileSource(source);
   if (source instanceof Response) return responseSource(source);
   return bytesSource(source);
 }
 
+function filePathOf(url: string | URL): string {
+  try {
+    return fileURLToPath(url);
+  } catch (e) {
+    throw new Fairy2iError('input', `${String(url)}: not a file URL this system can open (${(e as Error).message})`);
+  }
+}
+
 /** Loads a Fairy2i model file into a new wasm instance. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  checkLoadOptions(opts);
   return Model.load(await toSource(source, opts.signal), opts.wasm ?? (await wasmModule()), opts, nodeThreads);
 }
 

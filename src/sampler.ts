@@ -42,7 +42,7 @@ export function checkSampling(o: SamplingOptions): void {
   for (const [k, r] of Object.entries(RULES) as [keyof SamplingOptions, Rule][]) {
     const v = o[k];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new OptionError(k, `must be a finite number, got ${JSON.stringify(v)}`);
+    if (!Number.isFinite(v)) throw new OptionError(k, `must be a finite number, got ${JSON.stringify(v)}`);
     if (r.int && !Number.isInteger(v)) throw new OptionError(k, `must be an integer, got ${v}`);
     if (r.min !== undefined && v < r.min) throw new OptionError(k, `must be >= ${r.min}, got ${v}`);
     if (r.max !== undefined && v > r.max) throw new OptionError(k, `must be <= ${r.max}, got ${v}`);
@@ -63,7 +63,8 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       this.s[i] = (z ^ (z >>> 16)) >>> 0;
     }
-    if (!this.s.some((v) => v)) this.s[0] = 1;
+    // The state is never all zero (xorshift's one fixed point): the finalizer is a bijection and the
+    // four x differ, so at most one word is 0.
   }
   /** Uniform in [0, 1) with 32 bits. */
   next(): number {
@@ -147,10 +148,11 @@ export function argmax(a: ArrayLike<number>): number {
   return best;
 }
 
-/** The k ids with the largest logits, sorted descending (ties by id). */
+/** The k of `ids` (increasing) with the largest logits, sorted descending (ties by id); k < ids.length. */
 function partialTop(ids: number[], logits: Float32Array, k: number): number[] {
   const top: number[] = [];
-  const worse = (a: number, b: number) => logits[a] < logits[b] || (logits[a] === logits[b] && a > b);
+  // ids arrive in increasing order, so a newcomer never wins a tie against what top holds
+  const worse = (a: number, b: number) => logits[a] < logits[b];
   for (const i of ids) {
     if (top.length < k) {
       top.push(i);
@@ -161,8 +163,7 @@ function partialTop(ids: number[], logits: Float32Array, k: number): number[] {
       top[j] = i;
     }
   }
-  if (top.length < k) top.sort((a, b) => logits[b] - logits[a] || a - b);
-  return top;
+  return top; // full: callers pass k < ids.length
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -13,7 +13,22 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
+/** The sources loadModel takes, for the error that names what it got instead. */
+export const ACCEPTED_SOURCES = 'a path or URL string, a URL, an ArrayBuffer, a Uint8Array or a Response';
+
+/** What `v` is, in words for an error message (never the value itself: it may be a whole model). */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v !== 'object') return `a ${typeof v}`;
+  const name = (v as object).constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : 'a plain object';
+}
+
 export function bytesSource(bytes: ArrayBuffer | Uint8Array, name = '(buffer)'): ByteSource {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && bytes instanceof SharedArrayBuffer;
+  if (!(bytes instanceof Uint8Array || bytes instanceof ArrayBuffer || shared)) {
+    throw new Fairy2iError('input', `loadModel: the source is ${describeValue(bytes)}; expected ${ACCEPTED_SOURCES}`);
+  }
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let pos = 0;
   return {

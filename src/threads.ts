@@ -31,6 +31,8 @@ export const threadTuning = {
    * worker spins that long (tens of ms) after the last job, then sleeps.
    */
   spin: 1 << 26,
+  /** Most threads a model starts per logical core (Model.load caps the threads asked for); tests raise it to split a model on more threads than the machine has. */
+  oversubscription: 1,
 };
 
 /** What a worker thread receives. */

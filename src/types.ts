@@ -12,6 +12,7 @@ export type { SamplingOptions } from './sampler.js';
 export type { EncodeOptions, DecodeOptions, StreamDecoder, TokenizerVocab } from './tokenizer.js';
 export type { ModelConfig } from './format.js';
 export type { KvType } from './layout.js';
+export type { Sequence } from './sequence.js';
 export type { Fairy2iErrorCode } from './errors.js';
 export type { WasmInput } from './wasm.js';
 

@@ -7,16 +7,22 @@
 // no cross-origin isolation (Chromium, Deno, Bun, Node and workerd all allow it); only posting it to
 // a worker does, which is where src/threads.ts falls back to one thread.
 
+import type { EngineSizes } from './layout.js';
+
 export interface Fairy2iExports {
   memory: WebAssembly.Memory;
   forward(desc: number, token: number, pos: number, logits: number): void;
-  forward_batch(desc: number, tokens: number, T: number, pos0: number, logits: number, all: number): void;
+  /** A batch: tokens, positions, sequences (i32 arrays of T), logits rows for the nOut tokens listed at outs. */
+  forward_batch(desc: number, tokens: number, pos: number, seqs: number, T: number, logits: number, outs: number, nOut: number): void;
   /** Table digit levels of the quantized linears (2 or 3; 0: the scalar reference), for this instance's calls. */
   set_kernel(levels: number): void;
   worker_main(ctrl: number, tid: number): void;
   threads_stop(ctrl: number): void;
   bandwidth_read(ptr: number, bytes: number, reps: number): number;
   heap_base(): number;
+  ctrl_bytes(): number;
+  cmatbatch_scratch_bytes(): number;
+  linear_codes_scratch_bytes(m: number, S: number, T: number): number;
 }
 
 export type WasmInput = WebAssembly.Module | ArrayBuffer | Uint8Array;
@@ -56,4 +62,14 @@ export async function instantiateWasm(input: WasmInput, memory: WebAssembly.Memo
 /** First free byte after the module's static data: the host's allocations start there. */
 export function heapBase(ex: Fairy2iExports): number {
   return ex.heap_base();
+}
+
+/** The sizes the memory plan needs, as this module defines them (layout.ts EngineSizes). */
+export function engineSizes(ex: Fairy2iExports): EngineSizes {
+  return {
+    heapBase: ex.heap_base(),
+    ctrlBytes: ex.ctrl_bytes(),
+    threadScratchBytes: ex.cmatbatch_scratch_bytes(),
+    tablesBytes: (m, S, T) => ex.linear_codes_scratch_bytes(m, S, T),
+  };
 }

@@ -1,5 +1,7 @@
 // The library API as a user calls it, on the stories260K model converted to W2.
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
@@ -8,6 +10,7 @@ import { loadModel, type Model } from '../src/node.ts';
 import { convert } from '../src/convert/convert.ts';
 import { tempDir } from './fixtures.ts';
 import { sharedPath, sharedSuite } from './shared.ts';
+import { suite } from 'uvu';
 
 const dir = tempDir();
 const file = join(dir, 's-v2.gguf');
@@ -179,3 +182,72 @@ s('breaking out of the stream early ends it (result rejects with AbortError)', a
 });
 
 s.run();
+
+// Argument checks on the bundled model (no ../shared needed): each one used to be silently accepted
+// or reported as something else ("magic: file ends at byte 0", "prompt is empty").
+const args = suite('api: what loadModel and generate accept');
+const bundled = 'models/default.gguf';
+const rejects = async (p: Promise<unknown>, code: string, re: RegExp) => {
+  try { await p; } catch (e) {
+    assert.instance(e, Fairy2iError, String(e));
+    assert.is((e as Fairy2iError).code, code, (e as Error).message);
+    assert.match((e as Error).message, re);
+    assert.not.match((e as Error).message, /\n/);
+    return;
+  }
+  assert.unreachable(`accepted; expected ${re}`);
+};
+
+args('a source of another type names what it got and the types accepted', async () => {
+  for (const [src, what] of [[new Blob([readFileSync(bundled)]), 'a Blob'], [new DataView(new ArrayBuffer(8)), 'a DataView'], [{}, 'a plain object'], [null, 'null'], [undefined, 'undefined'], [42, 'a number']] as const) {
+    await rejects(loadModel(src as any), 'input', new RegExp(`^loadModel: the source is ${what}; expected a path or URL string, a URL, an ArrayBuffer, a Uint8Array or a Response$`));
+  }
+});
+
+args('misspelled load options and unknown kvCache values are option errors, naming them', async () => {
+  await rejects(loadModel(bundled, { contextLenght: 64 } as any), 'option', /^option contextLenght: is not a load option \(known: contextLength, /);
+  await rejects(loadModel(bundled, { kvCache: 'f8' } as any), 'option', /^option kvCache: is "f8", expected 'auto', 'f32', 'f16'$/);
+  await rejects(loadModel(bundled, { onProgress: 1 } as any), 'option', /^option onProgress: must be a function$/);
+  const m = await loadModel(bundled, { kvCache: 'f16', contextLength: 64, wasm: undefined });
+  assert.is(m.kvType, 'f16');
+  m.dispose();
+});
+
+args('a file: URL (string or URL, percent-encoded) is the file it names', async () => {
+  const d = join(tempDir(), 'a dir');
+  mkdirSync(d);
+  const f = join(d, 'model #1.gguf');
+  copyFileSync(bundled, f);
+  for (const src of [pathToFileURL(f).href, pathToFileURL(f)]) {
+    const m = await loadModel(src, { contextLength: 16 });
+    assert.is(m.contextLength, 16);
+    m.dispose();
+  }
+});
+
+args('a prompt that is neither text nor token ids is an input error naming what it got, not "empty"', async () => {
+  const m = await loadModel(bundled, { contextLength: 32 });
+  try {
+    for (const [p, what] of [[42, 'a number'], [null, 'null'], [{}, 'a plain object']] as const) {
+      assert.throws(() => m.generate(p as any), (e: Error) => e instanceof Fairy2iError && e.code === 'input' && e.message === `the prompt must be a string or an array of token ids, got ${what}`);
+    }
+    assert.is((await m.complete(new Int32Array([1]), { maxTokens: 1 })).tokens.length, 1);
+  } finally {
+    m.dispose();
+  }
+});
+
+args('threads beyond the cores available: capped, with a one-line notice', async () => {
+  const cores = availableParallelism();
+  const notices: string[] = [];
+  const m = await loadModel(bundled, { threads: cores + 1, contextLength: 16, onNotice: (n) => notices.push(n) });
+  try {
+    assert.is(m.threads, cores);
+    assert.equal(notices, [`fairy2i-wasm: running on ${cores} thread${cores > 1 ? 's' : ''} instead of ${cores + 1}: ${cores} core${cores > 1 ? 's are' : ' is'} available`]);
+    assert.is((await m.complete([1], { maxTokens: 2, temperature: 0 })).tokens.length, 2);
+  } finally {
+    m.dispose();
+  }
+});
+
+args.run();

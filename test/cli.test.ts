@@ -74,6 +74,18 @@ s('chat with piped input: answers each line, /system, /reset and /exit work', ()
   assert.is((r.stdout.match(/^\[12 tokens, /gm) ?? []).length, 2, r.stdout);
 });
 
+s('chat at a full context: drops the oldest turns (said once) and goes on; a system prompt that cannot fit is an error at /system', () => {
+  const turns = Array.from({ length: 12 }, (_, i) => `Tell me about the ${['cat', 'dog', 'sun', 'tree'][i % 4]} number ${i}.`);
+  const long = 'word '.repeat(200);
+  const input = [...turns.slice(0, 6), `/system ${long}`, ...turns.slice(6), '/exit', ''].join('\n');
+  const r = cli(['chat', '-m', file, '--temperature', '0', '-n', '16', '--ctx', '96', '--verbose', '--system', 'You are kind.'], input);
+  assert.is(r.status, 0, r.stderr);
+  assert.is((r.stdout.match(/^\[\d+ tokens, /gm) ?? []).length, 12, r.stdout + r.stderr);
+  assert.is((r.stderr.match(/outgrew the context of 96 tokens/g) ?? []).length, 1, r.stderr);
+  assert.match(r.stderr, /option system: the system prompt takes \d+ tokens/);
+  assert.not.match(r.stdout, /\(system prompt set\)/);
+});
+
 s('chat on a terminal: Ctrl-C stops the current reply, not the program', async () => {
   // `script` gives the CLI a real pty, so readline sees a terminal and Ctrl-C arrives as a key.
   const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} chat -m ${file} --temperature 0 -n 100000 --ctx 512`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -9,9 +9,6 @@ import * as assert from 'uvu/assert';
 import { suite } from 'uvu';
 import { convert } from '../src/convert/convert.ts';
 import { loadModel } from '../src/node.ts';
-import { THREAD_SCRATCH_BYTES, kernelScratchBytes } from '../src/layout.ts';
-import { instantiateWasm } from '../src/wasm.ts';
-import { readFileSync } from 'node:fs';
 import { tempDir } from './fixtures.ts';
 import { manifest, sharedPath, sharedSuite } from './shared.ts';
 
@@ -94,17 +91,3 @@ for (const precision of ['fast', 'exact'] as const) for (const c of CASES) {
 
 s.run();
 
-const t = suite('fast path: scratch size');
-t('layout.ts kernelScratchBytes equals the kernel\'s linear_codes_scratch_bytes', async () => {
-  const ex = (await instantiateWasm(readFileSync(new URL('../build/fairy2i.wasm', import.meta.url)))) as unknown as { linear_codes_scratch_bytes(m: number, S: number, T: number): number };
-  for (const m of [1, 2, 3, 31, 32, 63, 64, 65, 2048, 5504]) {
-    for (let S = 1; S <= 4; S++) {
-      for (const T of [1, 15, 16, 17, 64]) assert.is(kernelScratchBytes(m, S, T), ex.linear_codes_scratch_bytes(m, S, T), `m=${m} S=${S} T=${T}`);
-    }
-  }
-});
-t('layout.ts THREAD_SCRATCH_BYTES equals the kernel\'s cmatbatch_scratch_bytes', async () => {
-  const ex = (await instantiateWasm(readFileSync(new URL('../build/fairy2i.wasm', import.meta.url)))) as unknown as { cmatbatch_scratch_bytes(): number };
-  assert.is(THREAD_SCRATCH_BYTES, ex.cmatbatch_scratch_bytes());
-});
-t.run();

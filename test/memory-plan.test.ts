@@ -12,7 +12,8 @@ import { planMemory, WASM_MAX_BYTES } from '../src/layout.ts';
 import { convert } from '../src/convert/convert.ts';
 import { loadModel, wasmModule } from '../src/node.ts';
 import type { TokenizerVocab } from '../src/tokenizer.ts';
-import { heapBase, instantiateWasm } from '../src/wasm.ts';
+import { engineSizes, instantiateWasm } from '../src/wasm.ts';
+import type { EngineSizes } from '../src/layout.ts';
 import { tempDir, writeTinyCheckpoint } from './fixtures.ts';
 
 const FILE = 'llama2-7b-shaped.gguf';
@@ -53,9 +54,9 @@ const largestIn = (msg: string) => {
 };
 
 const plan7b = suite('memory plan: LLaMA-2-7B-shaped W2 in wasm32');
-let hb = 0;
+let hb: EngineSizes;
 plan7b.before(async () => {
-  hb = heapBase(await instantiateWasm(await wasmModule()));
+  hb = engineSizes(await instantiateWasm(await wasmModule()));
 });
 
 plan7b('context 2048 fits in 4 GiB: f32 KV does not, so auto picks f16', () => {

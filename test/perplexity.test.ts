@@ -10,6 +10,14 @@ s('windows start with BOS, take whole documents, skip ones that cannot fit', () 
   assert.is(skipped, 1);
 });
 
+s('edges: a document of ctx − 1 tokens fits (with BOS), one of ctx does not; no documents, no windows', () => {
+  assert.equal(packWindows([[5, 5, 5, 5, 2], [6, 2]], 6, 1), { windows: [[1, 5, 5, 5, 5, 2], [1, 6, 2]], skipped: 0 });
+  assert.equal(packWindows([[5, 5, 5, 5, 5, 2]], 6, 1), { windows: [], skipped: 1 });
+  assert.equal(packWindows([], 6, 1), { windows: [], skipped: 0 });
+  // a window filled exactly, then the next document starts a new one
+  assert.equal(packWindows([[5, 2], [6, 6, 2], [7, 2]], 6, 1), { windows: [[1, 5, 2, 6, 6, 2], [1, 7, 2]], skipped: 0 });
+});
+
 s('loss skips targets after EOS; uniform logits give log(V) per counted position', () => {
   const V = 4, w = [1, 3, 2, 0];
   const logits = new Float32Array(w.length * V);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { codeAt, packCodes } from '../src/format.ts';
-import { dequantizeLinear, phaseCode, quantizeLinear, quantizeLinearRef, splitWidelyLinear } from '../src/convert/quantize.ts';
+import { dequantizeLinear, phaseCode, quantizeLinear, quantizeLinearRef, SCALE_MIN, splitWidelyLinear } from '../src/convert/quantize.ts';
 import { randn } from './fixtures.ts';
 import { manifest, readF32, sharedPath, sharedSuite } from './shared.ts';
 
@@ -127,3 +127,48 @@ fast('packCodes agrees with codeAt on every plane, row and input (m across block
 });
 
 fast.run();
+
+const edges = suite('quantize: by hand');
+
+edges('a 2×2 layer through two stages: split, codes, scales (clamped where a part is empty), dequantized', () => {
+  // A = [[3, −1], [1, 1]]: U = ((3 + 1)/2, (1 − (−1))/2) = (2, 1) → +1; W = ((3 − 1)/2, (−1 + 1)/2) = (1, 0) → +1.
+  // Stage 1 scales: U s_re 2, s_im none → SCALE_MIN; W s_re 1, s_im SCALE_MIN. Residuals: U (0, 1) → +i
+  // (s_im 1, s_re SCALE_MIN); W (+0, 0) → +1 with |re| = 0 → SCALE_MIN, s_im SCALE_MIN.
+  const A = Float32Array.from([3, -1, 1, 1]);
+  const f = Math.fround, e = SCALE_MIN;
+  assert.is(e, f(1e-6));
+  for (const q of [quantizeLinear(A, 2, 2, 2), quantizeLinearRef(A, 2, 2, 2)]) {
+    assert.equal([q.n, q.m, q.stages], [1, 1, 2]);
+    assert.equal(q.codesU.map((c) => Array.from(c)), [[0], [1]]);
+    assert.equal(q.codesW.map((c) => Array.from(c)), [[0], [0]]);
+    assert.equal(Array.from(q.scales), [2, e, 1, e, e, 1, e, e]);
+    // [[W_re + U_re, W_im − U_im], [W_im + U_im, −W_re + U_re]] with W_re = 1 + e, U = (2, 1), W_im = 0
+    assert.equal(Array.from(dequantizeLinear(q)), [f(f(1 + e) + 2), -1, 1, f(-f(1 + e) + 2)]);
+    assert.equal(Array.from(dequantizeLinear({ ...q, stages: 1, codesU: q.codesU.slice(0, 1), codesW: q.codesW.slice(0, 1) })), [3, 0, 0, 1]);
+  }
+  assert.equal(splitWidelyLinear(A, 2, 2), { n: 1, m: 1, Ure: Float32Array.of(2), Uim: Float32Array.of(1), Wre: Float32Array.of(1), Wim: Float32Array.of(0) });
+});
+
+edges('the four codes dequantize to +s_re, +i·s_im, −s_re, −i·s_im (a 2×4 layer, one stage)', () => {
+  // n = 1, m = 2 with U = (4, 0) → +1 and (0, −2) → −i; W = (−1, 0) → −1 and (0, 3) → +i.
+  // A = [[W_re + U_re, W_im − U_im], [W_im + U_im, −W_re + U_re]] per input j.
+  const U = [[4, 0], [0, -2]], W = [[-1, 0], [0, 3]];
+  const A = new Float32Array(8);
+  for (let j = 0; j < 2; j++) {
+    const [ur, ui] = U[j], [wr, wi] = W[j];
+    A[j] = wr + ur; A[2 + j] = wi - ui; A[4 + j] = wi + ui; A[6 + j] = -wr + ur;
+  }
+  const q = quantizeLinear(A, 2, 4, 1);
+  assert.equal([Array.from(q.codesU[0]), Array.from(q.codesW[0])], [[0, 3], [2, 1]]);
+  assert.equal(Array.from(q.scales), [4, 2, 1, 3]);
+  assert.equal(Array.from(dequantizeLinear(q)), Array.from(A));
+});
+
+edges('an odd side is refused', () => {
+  assert.throws(() => quantizeLinear(new Float32Array(6), 3, 2, 1), /quantizeLinear: 3x2 has an odd side/);
+  assert.throws(() => quantizeLinear(new Float32Array(6), 2, 3, 1), /2x3 has an odd side/);
+  assert.throws(() => splitWidelyLinear(new Float32Array(6), 2, 3), /splitWidelyLinear: 2x3 has an odd side/);
+  assert.throws(() => splitWidelyLinear(new Float32Array(6), 3, 2), /3x2 has an odd side/);
+});
+
+edges.run();

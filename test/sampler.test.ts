@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OptionError } from '../src/errors.ts';
-import { Rng, Sampler } from '../src/sampler.ts';
+import { argmax, Rng, Sampler } from '../src/sampler.ts';
 // @ts-ignore: plain JavaScript shared with the runtime checks
 import { checkPinnedRng } from './runtimes/pinned-rng.mjs';
 
@@ -69,17 +69,17 @@ const crafted = () => Float32Array.from({ length: 50 }, (_, i) => (i in HEAD ? M
 const NO_PENALTY = { repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 };
 
 /** Frequencies of the tokens `draws` samples gave (one Sampler, fixed seed). */
-function frequencies(opts: ConstructorParameters<typeof Sampler>[0], logits: () => Float32Array, draws = 8000): Map<number, number> {
+function frequencies(opts: ConstructorParameters<typeof Sampler>[0], logits: () => Float32Array, draws = 4000): Map<number, number> {
   const sm = new Sampler({ seed: 11, ...NO_PENALTY, ...opts });
   const f = new Map<number, number>();
   for (let i = 0; i < draws; i++) { const t = sm.sample(logits(), []); f.set(t, (f.get(t) ?? 0) + 1 / draws); }
   return f;
 }
 
-/** The drawn set is exactly `expected`'s keys (no other token even once), with its frequencies ± 0.02. */
+/** The drawn set is exactly `expected`'s keys (no other token even once), with its frequencies ± 0.025. */
 function assertSurvivors(f: Map<number, number>, expected: Record<number, number>, what: string) {
   assert.equal([...f.keys()].sort((a, b) => a - b), Object.keys(expected).map(Number), `${what}: survivors`);
-  for (const [id, p] of Object.entries(expected)) assert.ok(Math.abs(f.get(Number(id))! - p) < 0.02, `${what}: token ${id} drawn ${f.get(Number(id))}, expected ${p}`);
+  for (const [id, p] of Object.entries(expected)) assert.ok(Math.abs(f.get(Number(id))! - p) < 0.025, `${what}: token ${id} drawn ${f.get(Number(id))}, expected ${p}`);
 }
 const renorm = (ids: number[], w: (id: number) => number = (id) => HEAD[id]) => {
   const z = ids.reduce((a, id) => a + w(id), 0);
@@ -151,6 +151,28 @@ t('exact boundaries on ties (probabilities exactly 1): top-p reaching p exactly 
   assertSurvivors(frequencies({ temperature: 1, topK: 4, topP: 1, minP: 0.5 }, ties), { 0: 1 / 3, 3: 1 / 3, 6: 1 / 3 }, 'top-k 4 + min-p on ties');
 });
 
+t('min-p never brings back what top-p cut; huge logits stay finite', () => {
+  // top-p 0.8 keeps three; min-p 0.01 alone would keep five
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 0.8, minP: 0.01 }, crafted), renorm([47, 48, 49]), 'top-p 0.8 + min-p 0.01');
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 0.45, minP: 0.01 }, crafted, 500), { 47: 1 }, 'top-p 0.45 + min-p 0.01');
+  // logits around 1000: weights e^0, e^−1 relative to the best (exp(1000) alone is Infinity)
+  const big = () => Float32Array.from([999, 1000, 990]);
+  const e = Math.exp(-1), z = 1 + e + Math.exp(-10);
+  assertSurvivors(frequencies({ temperature: 1, topK: 0, topP: 1, minP: 0 }, big), { 0: e / z, 1: 1 / z, 2: Math.exp(-10) / z }, 'logits near 1000');
+});
+
+t('the draw walks the sorted candidates with the pinned PRNG outputs (ties in id order)', () => {
+  // Rng(1234)'s first outputs / 2^32: 0.5503, 0.7256, 0.4981, 0.7921, 0.6638, 0.0253 (pinned-rng.mjs).
+  // Four equal logits: token = floor(4u) → 2, 2, 1, 3, 2, 0.
+  const draws = (o: object, l: () => Float32Array) => { const sm = new Sampler({ seed: 1234, temperature: 1, topP: 1, minP: 0, ...NO_PENALTY, ...o }); return Array.from({ length: 6 }, () => sm.sample(l(), [])); };
+  assert.equal(draws({ topK: 0 }, () => new Float32Array(4)), [2, 2, 1, 3, 2, 0]);
+  // top-k 3 of (0, 1, 1, 1, 0): candidates 1, 2, 3 in that order: floor(3u) → 2, 3, 2, 3, 2, 1
+  assert.equal(draws({ topK: 3 }, () => Float32Array.from([0, 1, 1, 1, 0])), [2, 3, 2, 3, 2, 1]);
+  // weights 1 : 1 : 2 (logits 0, 0, ln 2 → sorted 2, 0, 1; sum 4): u·4 < 2 → 2, < 3 → 0, else 1:
+  // 2.20 → 0, 2.90 → 0, 1.99 → 2, 3.17 → 1, 2.66 → 0, 0.10 → 2
+  assert.equal(draws({ topK: 0 }, () => Float32Array.from([0, 0, Math.LN2])), [0, 0, 2, 1, 0, 2]);
+});
+
 t('top-k k with min-p 1 returns the arg-max wherever it sits (insertion reaches slot 0)', () => {
   let seed = 5;
   const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
@@ -171,3 +193,55 @@ t('sampling at temperature 0 ignores top-k/top-p/min-p and the seed; penalties s
 });
 
 t.run();
+
+const opts = suite('sampler: options and penalties at their edges');
+
+opts('every bound accepts its edge value and refuses just past it, naming the option', () => {
+  const ok: Record<string, number[]> = { temperature: [0, 1e-9], topK: [0, 1], topP: [0, 1], minP: [0, 1], repetitionPenalty: [0], penaltyWindow: [0], presencePenalty: [-2, 2], frequencyPenalty: [-2, 2], seed: [-5, 0, 2 ** 40] };
+  for (const [k, vs] of Object.entries(ok)) for (const v of vs) new Sampler({ [k]: v });
+  const bad: [string, unknown, RegExp][] = [
+    ['temperature', -1e-9, /^temperature: must be >= 0, got -1e-9/], ['topK', -1, /^topK: must be >= 0/], ['topK', 2.5, /^topK: must be an integer, got 2\.5/],
+    ['topP', -0.01, /^topP: must be >= 0/], ['topP', 1.01, /^topP: must be <= 1, got 1\.01/], ['minP', -0.01, /^minP: must be >= 0/], ['minP', 1.5, /^minP: must be <= 1/],
+    ['repetitionPenalty', -1, /^repetitionPenalty: must be >= 0/], ['penaltyWindow', -1, /^penaltyWindow: must be >= 0/], ['penaltyWindow', 0.5, /^penaltyWindow: must be an integer/],
+    ['seed', 1.5, /^seed: must be an integer/], ['presencePenalty', Infinity, /^presencePenalty: must be a finite number, got null/], ['frequencyPenalty', '1', /^frequencyPenalty: must be a finite number, got "1"/],
+  ];
+  for (const [k, v, re] of bad) {
+    assert.throws(() => new Sampler({ [k]: v } as any), (e: Error) => e instanceof OptionError && re.test(e.message.replace(/^[^:]*option /, '')), `${k} = ${String(v)}`);
+  }
+});
+
+opts('undefined options take the defaults; without a seed one is drawn and reported', () => {
+  const a = new Sampler({ seed: 3, temperature: undefined, topK: undefined });
+  const b = new Sampler({ seed: 3 });
+  assert.equal(Array.from({ length: 40 }, () => a.sample(crafted(), [])), Array.from({ length: 40 }, () => b.sample(crafted(), [])));
+  const seeds = new Set(Array.from({ length: 8 }, () => new Sampler().seed));
+  for (const sd of seeds) assert.ok(Number.isInteger(sd) && sd >= 0 && sd < 2 ** 31, String(sd));
+  assert.ok(seeds.size > 1, 'the drawn seeds differ');
+  assert.is(new Sampler({ seed: 77 }).seed, 77);
+});
+
+opts('penalties: exact penalized logits, the window, ids outside the vocabulary, and off switches', () => {
+  // Penalties modify the logits in place, so the result is visible exactly.
+  const run = (o: object, history: number[], l = Float32Array.from([2, -2, 1, 0])) => { new Sampler({ temperature: 0, ...o }).sample(l, history); return Array.from(l); };
+  assert.equal(run({ repetitionPenalty: 2 }, [0, 1, 1]), [1, -4, 1, 0], 'positive divided, negative multiplied, once per token');
+  assert.equal(run({ presencePenalty: 0.5 }, [0, 1, 1]), [1.5, -2.5, 1, 0]);
+  assert.equal(run({ frequencyPenalty: 0.25 }, [0, 1, 1]), [1.75, -2.5, 1, 0], 'times the count');
+  assert.equal(run({ repetitionPenalty: 2, presencePenalty: 0.5, frequencyPenalty: 0.25 }, [0, 1, 1]), [0.25, -5, 1, 0]);
+  assert.equal(run({ repetitionPenalty: 2, penaltyWindow: 2 }, [0, 0, 2, 1]), [2, -4, 0.5, 0], 'only the last two tokens count');
+  assert.equal(run({ repetitionPenalty: 2, penaltyWindow: 0 }, [0, 1, 2]), [2, -2, 1, 0], 'window 0 is off');
+  assert.equal(run({ repetitionPenalty: 2, penaltyWindow: 10 }, [0]), [1, -2, 1, 0], 'a window longer than the history');
+  assert.equal(run({ repetitionPenalty: 2, presencePenalty: 1 }, [-1, 4, 99]), [2, -2, 1, 0], 'ids outside the vocabulary are ignored');
+  assert.equal(run({ repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 }, [0, 1]), [2, -2, 1, 0]);
+  assert.equal(run({ repetitionPenalty: 1, presencePenalty: 0.5 }, [3]), [2, -2, 1, -0.5], 'presence alone applies');
+  assert.equal(run({ repetitionPenalty: 1, frequencyPenalty: 0.5 }, [3]), [2, -2, 1, -0.5], 'frequency alone applies');
+  assert.equal(run({ repetitionPenalty: 3 }, [3]), [2, -2, 1, 0], 'a zero logit stays zero');
+});
+
+opts('argmax takes the first of equal maxima', () => {
+  assert.is(argmax([1, 3, 3, 2]), 1);
+  assert.is(argmax([5]), 0);
+  assert.is(argmax(Float32Array.from([-3, -1, -2, -1])), 1);
+  assert.is(new Sampler({ temperature: 0 }).sample(Float32Array.from([0, 2, 2]), []), 1);
+});
+
+opts.run();

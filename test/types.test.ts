@@ -17,8 +17,12 @@ const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const dir = tempDir('fairy2i-types-');
 const app = join(dir, 'app');
 const tsc = (project: string, ...extra: string[]) => spawnSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', project, '--pretty', 'false', ...extra], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+// As from a user's shell: without the npm_* variables of an enclosing `npm test`, and without the
+// node_modules/.bin it puts first on PATH (a devDependency brings an npm of its own there).
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+env.PATH = (process.env.PATH ?? '').split(':').filter((p) => !/node_modules[\\/]\.bin|node-gyp-bin/.test(p)).join(':');
 const npm = (args: string[], cwd: string) => {
-  const r = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--no-progress', '--ignore-scripts'], { cwd, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--no-progress', '--ignore-scripts'], { cwd, env, encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, `npm ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
   return r.stdout;
 };

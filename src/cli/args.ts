@@ -13,6 +13,10 @@ export interface FlagSpec {
   help: string;
   /** Shown in usage instead of the type. */
   arg?: string;
+  /** A string flag that may be '' (otherwise an empty value is an error: `--stop ''` would mean nothing). */
+  allowEmpty?: boolean;
+  /** Flags that cannot be given together with this one (one of them would win without a word). */
+  conflicts?: string[];
 }
 
 export interface CommandSpec {
@@ -57,9 +61,15 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
         if (i + 1 >= argv.length) throw new OptionError(`--${name}`, `needs a value (${f.arg ?? f.type})`);
         value = argv[++i];
       }
+      if (flags[name] !== undefined) throw new OptionError(`--${name}`, 'is given twice (only one value is used)');
       flags[name] = convertValue(name, f, value);
     } else {
       positionals.push(a);
+    }
+  }
+  for (const [k, f] of Object.entries(spec.flags)) {
+    for (const other of f.conflicts ?? []) {
+      if (flags[k] !== undefined && flags[other] !== undefined) throw new OptionError(`--${k}`, `cannot be given together with --${other} (give one)`);
     }
   }
   for (const [k, f] of Object.entries(spec.flags)) if (flags[k] === undefined && f.default !== undefined) flags[k] = f.default;
@@ -73,10 +83,12 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
 function convertValue(name: string, f: FlagSpec, v: string): string | number {
   if (f.type === 'string') {
     if (f.choices && !f.choices.includes(v)) throw new OptionError(`--${name}`, `is '${v}', expected one of ${f.choices.join(', ')}`);
+    if (v === '' && !f.allowEmpty) throw new OptionError(`--${name}`, `is empty, expected ${f.arg ?? 'a value'}`);
     return v;
   }
+  // Decimal only: Number() would also take '0x10', '0b1', '1e3' for an int, and ' 12 '.
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (f.type === 'int' && !Number.isInteger(n))) {
+  if (!(f.type === 'int' ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i).test(v) || !Number.isFinite(n) || (f.type === 'int' && !Number.isSafeInteger(n))) {
     throw new OptionError(`--${name}`, `is '${v}', expected ${f.type === 'int' ? 'an integer' : 'a number'}`);
   }
   if (f.min !== undefined && n < f.min) throw new OptionError(`--${name}`, `is ${n}, must be >= ${f.min}`);

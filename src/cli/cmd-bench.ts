@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { Fairy2iError } from '../errors.js';
 import type { ModelHeader } from '../format.js';
 import type { Precision } from '../model.js';
-import { ingest } from '../generate.js';
 import { loadModel, wasmModule } from '../node.js';
 import { readModelHeaderFromFile } from '../node/read-header.js';
 import { SHAPES, writeSyntheticModel, type ShapeName } from '../node/synthetic.js';
@@ -23,7 +22,7 @@ export const benchSpec: CommandSpec = {
   positionals: [],
   flags: {
     ...modelFlags,
-    shape: { type: 'string', choices: Object.keys(SHAPES), help: 'benchmark a synthetic model of this shape (random codes)' },
+    shape: { type: 'string', choices: Object.keys(SHAPES), conflicts: ['model'], help: 'benchmark a synthetic model of this shape (random codes)' },
     stages: { type: 'int', min: 1, max: 4, default: 2, help: 'stages of the synthetic model (2 = W2, 1 = W1)' },
     prompt: { type: 'int', min: 1, default: 512, help: 'prompt tokens for the prefill figure' },
     'decode-prompt': { type: 'int', min: 1, default: 128, help: 'prompt tokens before the decode figure' },
@@ -87,10 +86,10 @@ export async function runBench(a: Parsed): Promise<void> {
     const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + seed * 104729) % (V - 3)));
     // Untimed warm-up, as llama-bench does: the engine's first calls run before the runtime's
     // optimizing tier and touch fresh scratch (a 7B prompt's first batch is ~15 % slower).
-    ingest(model, ids(Math.min(16, promptLen), 3));
+    model.prefill(ids(Math.min(16, promptLen), 3), 0, false);
     // Prefill: a fresh window of promptLen tokens.
     let t0 = performance.now();
-    ingest(model, ids(promptLen, 1));
+    model.prefill(ids(promptLen, 1), 0, false);
     const prefill = promptLen / ((performance.now() - t0) / 1000);
     // Decode: after a decodePrompt-token prompt, nGen greedy tokens.
     const r = await model.complete(ids(decodePrompt, 2), { temperature: 0, maxTokens: nGen, stopAtEos: false });

@@ -1,7 +1,7 @@
-import { OptionError } from '../errors.js';
+import { AbortError, OptionError } from '../errors.js';
 import type { GenerateOptions } from '../generate.js';
 import type { CommandSpec, FlagSpec, Parsed } from './args.js';
-import { modelFlags, openModel, readStdin, readTextArg } from './common.js';
+import { modelFlags, openModel, openPromptFile, readPromptFile, readStdinPrompt } from './common.js';
 
 export const samplingFlags: Record<string, FlagSpec> = {
   temperature: { type: 'number', alias: 't', min: 0, default: 0.8, help: 'sampling temperature, 0 = greedy' },
@@ -30,7 +30,7 @@ export const runSpec: CommandSpec = {
   positionals: [],
   flags: {
     ...modelFlags,
-    prompt: { type: 'string', alias: 'p', arg: 'text', help: 'the prompt (default: read stdin)' },
+    prompt: { type: 'string', alias: 'p', arg: 'text', allowEmpty: true, conflicts: ['file'], help: 'the prompt (default: read stdin)' },
     file: { type: 'string', alias: 'f', arg: 'file', help: 'read the prompt from a file' },
     'max-tokens': { type: 'int', alias: 'n', min: 0, default: 128, help: 'most new tokens' },
     stop: { type: 'string', arg: 'text', help: 'stop when the output contains this text' },
@@ -41,12 +41,13 @@ export const runSpec: CommandSpec = {
 
 export async function runRun(a: Parsed): Promise<void> {
   const f = a.flags;
-  let prompt = readTextArg(f.prompt as string | undefined, f.file as string | undefined, 'prompt');
-  if (prompt === undefined) {
-    if (process.stdin.isTTY) throw new OptionError('-p/--prompt', 'is required (or pipe the prompt on stdin)');
-    prompt = await readStdin();
-  }
+  // A missing prompt file or prompt is reported before the model loads; the prompt itself is read
+  // after, since how much of it can matter depends on the model's context.
+  const file = f.file as string | undefined;
+  const fd = file !== undefined ? openPromptFile(file) : undefined;
+  if (f.prompt === undefined && fd === undefined && process.stdin.isTTY) throw new OptionError('-p/--prompt', 'is required (or pipe the prompt on stdin)');
   const model = await openModel(f, !!f.json);
+  const prompt = (f.prompt as string | undefined) ?? (fd !== undefined ? readPromptFile(fd, file!, model) : await readStdinPrompt(model));
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   const stream = model.generate(prompt, { ...samplingFromFlags(f), maxTokens: f['max-tokens'] as number, stop: f.stop ? [f.stop as string] : undefined, signal: ac.signal });
@@ -58,4 +59,6 @@ export async function runRun(a: Parsed): Promise<void> {
     process.stdout.write('\n');
   }
   model.dispose();
+  // What was generated is printed; the exit status still says it was interrupted (130, as shells do).
+  if (ac.signal.aborted) throw new AbortError(`interrupted (SIGINT) after ${(await stream.result).tokens.length} tokens`);
 }

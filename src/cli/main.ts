@@ -14,6 +14,7 @@ import { runTokenize, tokenizeSpec } from './cmd-tokenize.js';
 import { pullSpec, runPull } from './cmd-pull.js';
 import { modelsSpec, runModels } from './cmd-models.js';
 import { rmSpec, runRm } from './cmd-rm.js';
+import { exitQuietlyOnClosedOutput } from './common.js';
 
 type Command = { spec: CommandSpec; run: (a: Parsed) => Promise<void> | void };
 
@@ -37,6 +38,7 @@ function mainUsage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnClosedOutput();
   const debug = argv.includes('--debug');
   argv = argv.filter((a) => a !== '--debug');
   const [name, ...rest] = argv;

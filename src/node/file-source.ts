@@ -1,5 +1,6 @@
 // A model file on disk as a ByteSource (Node, and Deno/Bun through their node:fs support).
 
+import type { Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Fairy2iError } from '../errors.js';
 import type { ByteSource } from '../sources.js';
@@ -17,6 +18,11 @@ export async function fileSource(path: string): Promise<ByteSource> {
     await fh.close();
     throw new Fairy2iError('input', `${path}: is a directory, expected a model file (convert a checkpoint directory with 'fairy2i-wasm convert')`);
   }
+  const kind = notRegularFile(st);
+  if (kind) {
+    await fh.close();
+    throw new Fairy2iError('input', `${path}: is ${kind}, expected a model file (the loader reads the file's size and seeks in it; save the model to a file first)`);
+  }
   let pos = 0;
   return {
     name: path,
@@ -28,4 +34,15 @@ export async function fileSource(path: string): Promise<ByteSource> {
     },
     close: () => fh.close(),
   };
+}
+
+/** What a file that is not a regular file is ('a pipe', 'a character device', …), or null for a regular file. */
+export function notRegularFile(st: Stats): string | null {
+  if (st.isFile()) return null;
+  if (st.isFIFO()) return 'a pipe';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  return 'not a regular file';
 }

@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Fairy2iError } from '../errors.js';
 import { readModelHeader, type ModelHeader } from '../format.js';
 import { NeedMoreBytes } from '../gguf.js';
+import { notRegularFile } from './file-source.js';
 
 export function readModelHeaderFromFile(path: string): ModelHeader {
   let fd: number;
@@ -13,7 +14,10 @@ export function readModelHeaderFromFile(path: string): ModelHeader {
     throw new Fairy2iError('input', `${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    const kind = notRegularFile(st);
+    if (kind) throw new Fairy2iError('input', `${path}: is ${kind}, expected a model file`);
+    const size = st.size;
     let want = Math.min(size, 1 << 20);
     for (;;) {
       const buf = new Uint8Array(want);

@@ -6,7 +6,7 @@ import {
 } from "../../assembly/matvec";
 import { f16_bits_to_f32, f32_to_f16_bits } from "../../assembly/f16";
 import {
-  M_SIZES, N_SIZES, SENTINEL, alloc, below, f32At, fillBits, fillUniform, free, gamma, seed, uniform,
+  M_SIZES, N_SIZES, SENTINEL, alloc, below, f32At, fillBits, fillUniform, firstDiff, free, gamma, seed, uniform,
 } from "./util";
 
 // A dot product of length k in f32 is within gamma_k · Σ|w_j x_j| of the exact value, whatever
@@ -117,6 +117,24 @@ describe("matvec", () => {
       else { matmul_f32(Y, X, w, nOut, nIn, T, 0, nOut); matmul_f32_ref(Yr, X, w, nOut, nIn, T, 0, nOut); }
       expect<i32>(check(Y, Yr, w, X, nOut, nIn, T, 0, nOut, half)).toBe(0, half ? "f16" : "f32");
       free(w); free(X); free(Y); free(Yr);
+    }
+  });
+  test("each row of matmul equals matvec's bit for bit (a vector's result does not depend on its batch)", () => {
+    seed(16);
+    for (let a = 0; a < M_SIZES.length; a++) for (let h = 0; h < 2; h++) {
+      const half = h == 1, nIn = M_SIZES[a], nOut = 7, T = 9;
+      const w = alloc(nOut * nIn * 4), X = alloc(nIn * T * 4), Y = alloc(nOut * T * 4), y1 = alloc(nOut * 4);
+      fillWeights(w, nOut * nIn, half);
+      fillUniform(X, nIn * T, 1);
+      if (half) matmul_f16(Y, X, w, nOut, nIn, T, 0, nOut);
+      else matmul_f32(Y, X, w, nOut, nIn, T, 0, nOut);
+      for (let t = 0; t < T; t++) {
+        const xt = X + <usize>(t * nIn * 4);
+        if (half) matvec_f16(y1, xt, w, nOut, nIn, 0, nOut);
+        else matvec_f32(y1, xt, w, nOut, nIn, 0, nOut);
+        expect<i32>(firstDiff(Y + <usize>(t * nOut * 4), y1, nOut)).toBe(-1, (half ? "f16" : "f32") + " n_in=" + nIn.toString() + " t=" + t.toString());
+      }
+      free(w); free(X); free(Y); free(y1);
     }
   });
 });
