@@ -15,7 +15,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HubEmulator } from '../test/hub-emulator.ts';
@@ -37,7 +37,7 @@ try {
   const hub = await new HubEmulator([{ id: 'bench/llama2-7b-synthetic', dir: ckDir }]).start();
   const ckBytes = readdirSync(ckDir).reduce((a, f) => a + Number(spawnSync('stat', ['-c', '%s', join(ckDir, f)], { encoding: 'utf8' }).stdout), 0);
   const timeOut = join(cache, '..', `pull-time-${process.pid}.txt`);
-  const args = ['-f', '%e %M', '-o', timeOut, process.execPath, 'bin/fairy2i-wasm.js', 'pull', 'bench/llama2-7b-synthetic', '--arithmetic', arithmetic, '--quiet'];
+  const args = ['-f', '%e %M %U %S', '-o', timeOut, process.execPath, 'bin/fairy2i-wasm.js', 'pull', 'bench/llama2-7b-synthetic', '--arithmetic', arithmetic, '--quiet'];
   console.log(`\npull (child process): HF_ENDPOINT=${hub.endpoint} FAIRY2I_CACHE=${cache} node bin/fairy2i-wasm.js pull bench/llama2-7b-synthetic --arithmetic ${arithmetic} --quiet`);
   // Disk high-water mark of the cache while it runs (the output is written in place, so the peak
   // is the output size; a full download would need the checkpoint's size as well).
@@ -54,11 +54,11 @@ try {
   clearInterval(poll);
   await hub.stop();
   if (code !== 0) throw new Error(`pull exited with ${code}`);
-  const [secs, rssKb] = readFileSync(timeOut, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  const [secs, rssKb, user, sys] = readFileSync(timeOut, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   rmSync(timeOut);
   const duEnd = Number(spawnSync('du', ['-sk', cache], { encoding: 'utf8' }).stdout.split('\t')[0]);
   const served = [...hub.cdnBytes.values()].reduce((a, b) => a + b, 0);
-  console.log(`\nsummary (${layers} layers, ${arithmetic} arithmetic): pull ${secs.toFixed(0)} s, peak RSS ${(rssKb / 1024).toFixed(0)} MiB, ` +
+  console.log(`\nsummary (${layers} layers, ${arithmetic} arithmetic): pull ${secs.toFixed(0)} s (CPU ${(user + sys).toFixed(0)} s, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}), peak RSS ${(rssKb / 1024).toFixed(0)} MiB, ` +
     `cache disk ${(duEnd / 2 ** 20).toFixed(2)} GiB at the end (peak seen ${(duPeak / 2 ** 20).toFixed(2)} GiB) for a ${(ckBytes / 2 ** 30).toFixed(2)} GiB checkpoint, ` +
     `CDN served ${(served / 2 ** 30).toFixed(2)} GiB`);
 } finally {
