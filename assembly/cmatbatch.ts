@@ -23,12 +23,34 @@
 //
 //     group_bytes(W) = up64(blocks · 4W) + ceil(m/2) · S · 64 · W
 //
-// Lanes past the group's vectors repeat its last vector (no reads outside the tables; never stored).
 // Expanded tables (a thread's scratch): record j of the chunk at j · 1 KiB · W, byte value c at
 // + c · 4W, part k at + k · 2W, vector v at + 2v (u16): rec[0][c & 15][k][v] + rec[1][c >> 4][k][v].
 //
-// Measured (bench/kernels.ts, one thread, 2026-12-02, per vector against one cmatvec; see
-// bench/results/kernels-batch.txt for the full table): see BATCH_MEASURED below.
+// Lanes past the group's vectors repeat its last vector (no reads outside the tables; never stored).
+//
+// Measured (npx tsx bench/kernels.ts --batch, 2026-12-02, one thread, CPU ms per vector, S = 2, codes
+// from memory, batch tables included; bench/results/kernels-batch.txt has the tables). B = 2, 4 here
+// are groups of 8 holding 2 / 4 vectors, which dispatch.ts does not run (cmatmul does those):
+//   B                                   1       2       4       8       16      64
+//   simd128  4096x4096   cmatvec      0.889   0.836   0.848   0.858   0.913   1.065
+//                        cmatmul      0.906   0.767   0.723   0.651   0.784   0.925
+//                        cmatbatch      -     2.143   1.081   0.531   0.547   0.636  (1.62-1.67x cmatvec at 8+)
+//            11008x4096  cmatvec      2.314   2.304   2.342   2.254   3.299   2.352
+//                        cmatmul      2.630   2.105   1.879   1.802   2.733   2.674
+//                        cmatbatch      -     6.004   2.775   1.342   1.842   1.596  (1.47-1.79x)
+//   relaxed  4096x4096   cmatvec      0.720   0.716   0.718   0.679   0.744   0.778
+//                        cmatmul      0.893   0.674   0.529   0.513   0.528   0.791
+//                        cmatbatch      -     2.127   1.095   0.539   0.538   0.684  (1.14-1.38x)
+//            11008x4096  cmatvec      1.932   1.832   2.004   1.967   2.529   2.281
+//                        cmatmul      2.167   1.717   1.642   1.476   1.759   1.958
+//                        cmatbatch      -     5.554   3.186   1.510   1.766   1.680  (1.30-1.43x)
+// So a group costs about its width's worth of the lanes whatever it holds: below 5 vectors cmatmul
+// (cmatvec's lookups for each vector over one tile group's codes in L2) is cheaper, and the relaxed
+// build's swizzle (no paddusb) brings cmatmul level with cmatbatch there. Groups of 4 (one v128 line
+// per code byte) measured no better than cmatmul at B = 4 and were removed. Why not int8 dot products
+// on codes decoded to {−1, 0, +1}: each vector's result must be cmatvec's bits (a sequence decoding in
+// a batch equals itself alone), and cmatvec's entries round(inv·(A_u + B_w)) quantize the U and W
+// parts together, so no sum of separately quantized a/b activations gives the same integers.
 
 import { BLOCK_PAIRS, TAB_HEADER, cmatvec_tables_bytes, entriesOffset, tableBlocks, up64 } from './cmatvec';
 
