@@ -9,7 +9,10 @@
 //
 // Options:
 //   --shapes tinyllama-1.1b,llama2-7b   shapes (default both)
-//   --engines ours,wllama,native        engines (default all three)
+//   --engines ours,wllama,native        engines (default all three); also ours-node: ours in this Node
+//                                       process, as native runs (type 'W2 … node'; Node 20 runs the
+//                                       relaxed build only with node --experimental-wasm-relaxed-simd;
+//                                       always this work tree's src/ and build/, whatever --ours says)
 //   --types TQ2_0,TQ1_0,Q2_K            llama.cpp types (default all three)
 //   --threads 1,2                       thread counts (default 1 and navigator.hardwareConcurrency)
 //   --ours-builds relaxed,simd128       our wasm builds, one row each (type 'W2 relaxed', ...); default one
@@ -38,6 +41,7 @@ import { ISOLATION_HEADERS, launchChromium, serveFiles, withTimeout } from '../.
 import { findRuntime } from '../../scripts/runtimes.mjs';
 import { QUANTS, writeLlamaGguf, type QuantName } from './gguf-llama.ts';
 import { NODE_LLAMA_CPP, nativeModule, runNative } from './native.ts';
+import { runOursNode } from './node-ours.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const argv = process.argv.slice(2);
@@ -54,7 +58,7 @@ for (const s of shapes) if (!(s in SHAPES)) throw new Error(`--shapes: unknown s
 const types = (opt('types') ?? 'TQ2_0,TQ1_0,Q2_K').split(',') as QuantName[];
 for (const t of types) if (!(t in QUANTS)) throw new Error(`--types: unknown type ${t} (known: ${Object.keys(QUANTS).join(', ')})`);
 const engineNames = (opt('engines') ?? 'ours,wllama,native').split(',');
-for (const e of engineNames) if (e !== 'ours' && e !== 'wllama' && e !== 'native') throw new Error(`--engines: unknown engine ${e} (known: ours, wllama, native)`);
+for (const e of engineNames) if (e !== 'ours' && e !== 'ours-node' && e !== 'wllama' && e !== 'native') throw new Error(`--engines: unknown engine ${e} (known: ours, ours-node, wllama, native)`);
 /** The types native llama.cpp runs (its CPU kernels for TQ2_0 and Q2_K are what the issue compares with). */
 const NATIVE_TYPES = new Set(['TQ2_0', 'Q2_K']);
 const oursBuilds: (string | undefined)[] = opt('ours-builds')?.split(',') ?? [undefined];
@@ -170,8 +174,9 @@ async function main() {
       const perToken = 3000 * paramsB; // ms: a generous bound, ~10× the slowest rate seen
       const ctx = Math.max(L.prefill, L.decodePrompt + L.generate) + 16;
       log(`\n== ${shape} (${paramsB.toFixed(2)} B parameters): prefill ${L.prefill} tokens; decode ${L.generate} after ${L.decodePrompt}; context ${ctx}`);
-      const engines: { engine: 'ours' | 'wllama' | 'native'; type: string; wasm?: string; write: (f: string) => void }[] = [
+      const engines: { engine: 'ours' | 'wllama' | 'native'; type: string; wasm?: string; node?: boolean; write: (f: string) => void }[] = [
         ...(engineNames.includes('ours') ? oursBuilds : []).map((wasm) => ({ engine: 'ours' as const, type: wasm ? `W2 ${wasm}` : 'W2', wasm, write: (f: string) => writeSyntheticModel(f, shape, 2) })),
+        ...(engineNames.includes('ours-node') ? oursBuilds : []).map((wasm) => ({ engine: 'ours' as const, type: `${wasm ? `W2 ${wasm}` : 'W2'} node`, wasm, node: true, write: (f: string) => writeSyntheticModel(f, shape, 2) })),
         ...(engineNames.includes('wllama') ? types : []).map((t) => ({ engine: 'wllama' as const, type: t, write: (f: string) => writeLlamaGguf(f, shape, t) })),
         ...(engineNames.includes('native') ? types.filter((t) => NATIVE_TYPES.has(t)) : []).map((t) => ({ engine: 'native' as const, type: t, write: (f: string) => writeLlamaGguf(f, shape, t) })),
       ];
@@ -203,6 +208,18 @@ async function main() {
           }
           rows.push(row);
           const step = <T>(what: string, ms: number, fn: () => Promise<T>) => withTimeout(fn(), ms, `${shape} ${e.engine} ${e.type} ${threads}t ${what}`);
+          if (e.node) {
+            try {
+              const r = await step('run', 600_000 + (L.prefill + L.decodePrompt + L.generate) * perToken, () => runOursNode(files.get(fileKey(e.type))!.file, threads, ctx, L, e.wasm as 'relaxed' | 'simd128' | undefined));
+              Object.assign(row, { threads: r.threads, loadMs: r.loadMs, prefill: r.prefill, decode: r.decode, check: { ok: true }, note: `Node ${process.version}, ${r.wasmBuild} build` });
+              log(`  ours ${e.type}: ${threads} thread(s): prefill ${r.prefill.tokS.toFixed(2)} tok/s, decode ${r.decode.tokS.toFixed(2)} tok/s`);
+            } catch (err) {
+              row.error = (err as Error).message.split('\n')[0];
+              log(`    FAILED: ${row.error}`);
+            }
+            row.loadavgEnd = loadavg();
+            continue;
+          }
           if (e.engine === 'native') {
             try {
               native ??= await nativeModule(log);
