@@ -208,24 +208,17 @@ async function main() {
           }
           rows.push(row);
           const step = <T>(what: string, ms: number, fn: () => Promise<T>) => withTimeout(fn(), ms, `${shape} ${e.engine} ${e.type} ${threads}t ${what}`);
-          if (e.node) {
+          if (e.node || e.engine === 'native') { // in this process: ours through src/node.ts, or node-llama-cpp
             try {
-              const r = await step('run', 600_000 + (L.prefill + L.decodePrompt + L.generate) * perToken, () => runOursNode(files.get(fileKey(e.type))!.file, threads, ctx, L, e.wasm as 'relaxed' | 'simd128' | undefined));
-              Object.assign(row, { threads: r.threads, loadMs: r.loadMs, prefill: r.prefill, decode: r.decode, check: { ok: true }, note: `Node ${process.version}, ${r.wasmBuild} build` });
-              log(`  ours ${e.type}: ${threads} thread(s): prefill ${r.prefill.tokS.toFixed(2)} tok/s, decode ${r.decode.tokS.toFixed(2)} tok/s`);
-            } catch (err) {
-              row.error = (err as Error).message.split('\n')[0];
-              log(`    FAILED: ${row.error}`);
-            }
-            row.loadavgEnd = loadavg();
-            continue;
-          }
-          if (e.engine === 'native') {
-            try {
-              native ??= await nativeModule(log);
-              const r = await step('run', 600_000 + (L.prefill + L.decodePrompt + L.generate) * perToken, () => runNative(native, files.get(fileKey(e.type))!.file, threads, ctx, L));
-              Object.assign(row, { threads: r.threads, loadMs: r.loadMs, prefill: r.prefill, decode: r.decode, check: { ok: true }, note: `node-llama-cpp ${NODE_LLAMA_CPP}, ${r.backend}` });
-              log(`  native ${e.type}: ${threads} thread(s): prefill ${r.prefill.tokS.toFixed(2)} tok/s, decode ${r.decode.tokS.toFixed(2)} tok/s`);
+              const file = files.get(fileKey(e.type))!.file;
+              if (!e.node) native ??= await nativeModule(log);
+              const r = await step('run', 600_000 + (L.prefill + L.decodePrompt + L.generate) * perToken, async () => {
+                if (e.node) { const o = await runOursNode(file, threads, ctx, L, e.wasm as 'relaxed' | 'simd128' | undefined); return { ...o, note: `Node ${process.version}, ${o.wasmBuild} build` }; }
+                const n = await runNative(native, file, threads, ctx, L);
+                return { ...n, note: `node-llama-cpp ${NODE_LLAMA_CPP}, ${n.backend}` };
+              });
+              Object.assign(row, { threads: r.threads, loadMs: r.loadMs, prefill: r.prefill, decode: r.decode, check: { ok: true }, note: r.note });
+              log(`  ${e.engine} ${e.type}: ${threads} thread(s): prefill ${r.prefill.tokS.toFixed(2)} tok/s, decode ${r.decode.tokS.toFixed(2)} tok/s`);
             } catch (err) {
               row.error = (err as Error).message.split('\n')[0];
               log(`    FAILED: ${row.error}`);
