@@ -1,7 +1,7 @@
 // `npm run mutate [-- NAME...]`: mutation testing with StrykerJS, one source file at a time against
 // the one uvu suite that covers it (Stryker's command runner: each mutant runs the suite in a fresh
 // process; a mutant survives when the suite still exits 0). Not part of `npm test`: it is CPU-heavy
-// (one suite run per mutant), so targets run one after another on one core (--concurrency 1).
+// (one suite run per mutant), so targets run one after another, one suite process at a time unless --concurrency N says more.
 // Prints each file's score, killed / (killed + survived + no coverage; timeouts count as killed),
 // and every survivor, with its line and replacement, so it can be killed by a test or explained as
 // an equivalent mutant. Reports: reports/mutation/<name>.json (and .html).
@@ -20,7 +20,12 @@ export const TARGETS = {
   generate: { mutate: 'src/generate.ts', suite: 'api.test.ts' },
 };
 
-const names = process.argv.slice(2);
+// --concurrency N (default 1): suite processes at once; the machine's cores are shared, keep it small
+const args = process.argv.slice(2);
+const ci = args.indexOf('--concurrency');
+const concurrency = ci >= 0 ? Number(args.splice(ci, 2)[1]) : 1;
+if (!Number.isInteger(concurrency) || concurrency < 1) { console.error('mutate: --concurrency takes a positive integer'); process.exit(2); }
+const names = args;
 for (const n of names) if (!TARGETS[n]) { console.error(`mutate: unknown target ${n} (known: ${Object.keys(TARGETS).join(', ')})`); process.exit(2); }
 // Stryker runs the suite in a copy of the repository (.stryker-tmp/sandbox-*), where ../shared
 // would not resolve: test/shared.ts takes the real path from the environment.
@@ -36,7 +41,7 @@ for (const name of names.length ? names : Object.keys(TARGETS)) {
     testRunner: 'command',
     // --bail: a killed mutant ends the suite at its first failure (most mutants die early)
     commandRunner: { command: `node --import tsx node_modules/uvu/bin.js test '^${suite.replace(/\./g, '\\.')}$' --bail` },
-    concurrency: 1,
+    concurrency,
     coverageAnalysis: 'off',
     // a mutant that hangs the suite counts as killed (Timeout) after this much beyond the dry run
     timeoutMS: 20_000,
