@@ -1,15 +1,16 @@
 // `npm run mutate [-- NAME...]`: mutation testing with StrykerJS, one source file at a time against
 // the one uvu suite that covers it (Stryker's command runner: each mutant runs the suite in a fresh
 // process; a mutant survives when the suite still exits 0). Not part of `npm test`: it is CPU-heavy
-// (one suite run per mutant), so targets run one after another, one suite process at a time unless --concurrency N says more.
+// (one suite run per mutant), so targets run one after another, one suite process at a time unless
+// --concurrency N says more.
 // Prints each file's score, killed / (killed + survived + no coverage; timeouts count as killed),
 // and every survivor, with its line and replacement, so it can be killed by a test or explained as
-// an equivalent mutant. Reports: reports/mutation/<name>.json (and .html).
+// an equivalent mutant. Reports: reports/mutation/<name>.json (and .html), scores-<names>.json.
 //
-// Add a target by adding a line to TARGETS: the file to mutate and the test file whose suite must
-// kill its mutants (other branches: the server's request parsing, the Hub client).
+// Add a target by adding a line to TARGETS: the file(s) to mutate and the test file whose suite must
+// kill their mutants; a target with several files gets a score per file.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
 export const TARGETS = {
@@ -18,6 +19,8 @@ export const TARGETS = {
   quantize: { mutate: 'src/convert/quantize.ts', suite: 'quantize.test.ts' },
   tokenizer: { mutate: 'src/tokenizer.ts', suite: 'tokenizer.test.ts' },
   generate: { mutate: 'src/generate.ts', suite: 'api.test.ts' },
+  // the server's request parsing: fields, the body reader, the key check, prompts' room in the context
+  server: { mutate: ['src/server/requests.ts', 'src/server/body.ts', 'src/server/auth.ts', 'src/server/prompt.ts'], suite: 'server-requests.test.ts' },
 };
 
 // --concurrency N (default 1): suite processes at once; the machine's cores are shared, keep it small
@@ -34,10 +37,12 @@ mkdirSync('reports/mutation', { recursive: true });
 
 const scores = [];
 for (const name of names.length ? names : Object.keys(TARGETS)) {
-  const { mutate, suite } = TARGETS[name];
-  if (!existsSync(mutate) || !existsSync(`test/${suite}`)) { console.log(`${name}: ${mutate} or test/${suite} is missing; skipped`); continue; }
+  const { suite } = TARGETS[name];
+  const files = [TARGETS[name].mutate].flat();
+  const missing = [...files, `test/${suite}`].filter((f) => !existsSync(f));
+  if (missing.length) { console.log(`${name}: ${missing.join(', ')} missing; skipped`); continue; }
   const stryker = new Stryker({
-    mutate: [mutate],
+    mutate: files,
     testRunner: 'command',
     // --bail: a killed mutant ends the suite at its first failure (most mutants die early)
     commandRunner: { command: `node --import tsx node_modules/uvu/bin.js test '^${suite.replace(/\./g, '\\.')}$' --bail` },
@@ -59,17 +64,21 @@ for (const name of names.length ? names : Object.keys(TARGETS)) {
     tsconfigFile: 'no-tsconfig-rewrite.json',
     logLevel: 'warn',
   });
-  const results = await stryker.runMutationTest();
-  const count = (...st) => results.filter((r) => st.includes(r.status)).length;
-  const killed = count('Killed', 'Timeout'), survived = count('Survived'), uncovered = count('NoCoverage');
-  const valid = killed + survived + uncovered;
-  const score = valid ? (100 * killed) / valid : NaN;
-  scores.push({ name, mutate, suite, mutants: results.length, killed, survived, uncovered, errors: count('CompileError', 'RuntimeError'), score });
-  console.log(`\n${name}: ${mutate} against test/${suite}: ${score.toFixed(1)} % killed (${killed} of ${valid}; ${survived} survived)`);
-  for (const r of results.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')) {
-    console.log(`  survived ${mutate}:${r.location.start.line}:${r.location.start.column + 1} ${r.mutatorName}: ${JSON.stringify(r.replacement)}`);
+  const all = await stryker.runMutationTest();
+  for (const mutate of files) {
+    const results = all.filter((r) => relative(process.cwd(), resolve(r.fileName)) === mutate);
+    const count = (...st) => results.filter((r) => st.includes(r.status)).length;
+    const killed = count('Killed', 'Timeout'), survived = count('Survived'), uncovered = count('NoCoverage');
+    const valid = killed + survived + uncovered;
+    const score = valid ? (100 * killed) / valid : NaN;
+    scores.push({ name, mutate, suite, mutants: results.length, killed, survived, uncovered, errors: count('CompileError', 'RuntimeError'), score });
+    console.log(`\n${name}: ${mutate} against test/${suite}: ${score.toFixed(1)} % killed (${killed} of ${valid}; ${survived} survived)`);
+    for (const r of results.filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')) {
+      console.log(`  survived ${mutate}:${r.location.start.line}:${r.location.start.column + 1} ${r.mutatorName}: ${JSON.stringify(r.replacement)}`);
+    }
   }
 }
-writeFileSync('reports/mutation/scores.json', JSON.stringify(scores, null, 2) + '\n');
+// one file per run, so runs of different targets side by side do not overwrite each other's
+writeFileSync(`reports/mutation/scores-${(names.length ? names : ['all']).join('-')}.json`, JSON.stringify(scores, null, 2) + '\n');
 console.log('\nmutation scores:');
 for (const s of scores) console.log(`  ${s.mutate.padEnd(26)} ${s.score.toFixed(1).padStart(5)} %  (${s.killed} / ${s.killed + s.survived + s.uncovered} killed, ${s.survived} survived; test/${s.suite})`);
