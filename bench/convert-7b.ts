@@ -10,9 +10,10 @@
 //    ~13.5 GB on disk, in DIR (default: a new directory under the OS temp dir).
 // 2. Checks before it times: the checkpoint reads back (every shape, and one tensor's values equal
 //    the generator's).
-// 3. Runs `node bin/fairy2i-wasm.js convert DIR -o OUT --stages 2 --quiet` as a child process under
+// 3. Runs `node bin/fairy2i-wasm.js convert DIR -o OUT --stages 2 --arithmetic f32 --quiet` as a child process under
 //    /usr/bin/time (wall time, peak RSS = max resident set size), or polling /proc/PID/status
-//    VmHWM when /usr/bin/time is missing.
+//    VmHWM when /usr/bin/time is missing. (f32 arithmetic: the checks below compare with
+//    quantizeLinear; a BF16 source would default to the bf16 quantizer.)
 // 4. Checks the output: `info --json` must describe the 7B shapes, and the converter's bytes of
 //    blk.0.attn_q, blk.0.ffn_down and lm_head (codes and scales) and of the embedding must equal what
 //    quantizeLinear + packCodes compute in this process from the same source tensor.
@@ -256,9 +257,9 @@ try {
   // ---- convert under measurement ----
   const build = spawnSync(process.execPath, ['scripts/build-host.mjs'], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('npm run build:host failed');
-  console.log(`\nconvert (child process): node bin/fairy2i-wasm.js convert ${ckDir} -o ${outFile} --stages 2 --quiet`);
+  console.log(`\nconvert (child process): node bin/fairy2i-wasm.js convert ${ckDir} -o ${outFile} --stages 2 --arithmetic f32 --quiet`);
   const loadBefore = loadavg()[0]; // the 2 cores are shared: wall time depends on what else runs
-  const m = await measure(process.execPath, ['bin/fairy2i-wasm.js', 'convert', ckDir, '-o', outFile, '--stages', '2', '--quiet']);
+  const m = await measure(process.execPath, ['bin/fairy2i-wasm.js', 'convert', ckDir, '-o', outFile, '--stages', '2', '--arithmetic', 'f32', '--quiet']);
   if (m.exitCode !== 0) throw new Error(`convert exited with ${m.exitCode}: ${m.stderr.trim()}`);
   const outBytes = statSync(outFile).size;
   console.log(`  ${m.seconds.toFixed(1)} s wall${m.cpuSeconds === null ? '' : ` (${m.cpuSeconds.toFixed(1)} s CPU user + sys)`}, load average ${loadBefore.toFixed(2)} before, peak RSS ${mib(m.peakRssBytes)} (${m.method}); output ${(outBytes / 1e9).toFixed(3)} GB`);
@@ -332,7 +333,7 @@ try {
     node: process.version,
     machine: { cpus: (await import('node:os')).cpus().length, memGiB: Math.round((await import('node:os')).totalmem() / 2 ** 30) },
     checkpoint: { shape: 'LLaMA-2-7B (hidden 4096, ffn 11008, 32 heads / 32 kv, vocab 32000, untied lm_head)', layers: LAYERS, dtype: 'BF16', shards: ck.shards, bytes: ck.bytes, writeSeconds: Number(writeSeconds.toFixed(1)) },
-    command: 'node bin/fairy2i-wasm.js convert <dir> -o <out> --stages 2 --quiet',
+    command: 'node bin/fairy2i-wasm.js convert <dir> -o <out> --stages 2 --arithmetic f32 --quiet',
     convert: { wallSeconds: Number(m.seconds.toFixed(1)), cpuSeconds: m.cpuSeconds, loadAverageBefore: Number(loadBefore.toFixed(2)), peakRssBytes: m.peakRssBytes, peakRssMiB: Math.round(m.peakRssBytes / 2 ** 20), method: m.method, limitBytes: RSS_LIMIT, underLimit: ok },
     output: { bytes: outBytes, linearBitsPerWeight: d.linearBitsPerWeight, tensors: d.tensorCount, checkedBitIdentical: checks },
     breakdown,

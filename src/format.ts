@@ -34,6 +34,8 @@ export interface ModelConfig {
   tieLmHead: boolean;
   /** Storage of float linears and the embedding. */
   floatType: 'f32' | 'f16';
+  /** Arithmetic the quantizer ran in (docs/format.md `fairy2i.quant.arithmetic`); absent: f32. */
+  arithmetic?: 'f32' | 'bf16';
   source: string;
   sourceFormat: string;
   converter: string;
@@ -198,6 +200,7 @@ export function buildMetadata(c: ModelConfig, vocab: TokenizerVocab): Metadata {
   m.set(K + 'vocab_size', meta.u32(c.vocabSize));
   m.set(K + 'quant.stages', meta.u32(c.stages));
   m.set(K + 'quant.lm_head_quantized', meta.bool(c.lmHeadQuantized));
+  if (c.stages > 0) m.set(K + 'quant.arithmetic', meta.str(c.arithmetic ?? 'f32'));
   m.set(K + 'tie_lm_head', meta.bool(c.tieLmHead));
   m.set('tokenizer.ggml.model', meta.str('llama'));
   m.set('tokenizer.ggml.tokens', meta.strings(vocab.tokens));
@@ -277,6 +280,7 @@ export function readModelHeader(bytes: Uint8Array, file: string, totalSize = byt
     lmHeadQuantized: metaBool(md, K + 'quant.lm_head_quantized', file),
     tieLmHead: metaBool(md, K + 'tie_lm_head', file),
     floatType: fileType === 1 ? 'f16' : 'f32',
+    ...readArithmetic(md, K + 'quant.arithmetic', file),
     source: metaString(md, K + 'source', file, false) ?? '',
     sourceFormat: metaString(md, K + 'source_format', file, false) ?? '',
     converter: metaString(md, K + 'converter', file, false) ?? '',
@@ -346,6 +350,14 @@ export function checkStoredFloats(h: ModelHeader, file: Uint8Array, name: string
       if (!Number.isFinite(v)) throw new FormatError(name, t.name, `holds ${v} at element ${i}; every scale and norm weight must be finite (the file is damaged: convert the checkpoint again)`);
     }
   }
+}
+
+/** `fairy2i.quant.arithmetic`: absent in files written before it existed (their quantizer was f32). */
+function readArithmetic(md: Metadata, key: string, file: string): { arithmetic?: 'f32' | 'bf16' } {
+  const v = metaString(md, key, file, false);
+  if (v === undefined) return {};
+  if (v !== 'f32' && v !== 'bf16') throw new FormatError(file, key, `is ${JSON.stringify(v)}, expected "f32" or "bf16"`);
+  return { arithmetic: v };
 }
 
 function readVocab(md: Metadata, file: string, vocabSize: number): TokenizerVocab {

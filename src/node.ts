@@ -30,6 +30,8 @@ export function wasmModule(build: WasmBuild = pickBuild('auto')!): Promise<WebAs
 }
 
 export async function toSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
+  // A Hugging Face Hub model (pulled into the cache first, see src/hub/pull.ts).
+  if (typeof source === 'string' && source.startsWith('hf:')) return fileSource((await (await import('./hub/pull.js')).pull(source, { quiet: true })).path);
   if (typeof source === 'string' && /^https?:\/\//.test(source)) return urlSource(source, signal);
   // A file: URL, as a string or a URL, is the file it names (decoded: %20 is a space).
   if (typeof source === 'string' && /^file:/i.test(source)) return fileSource(filePathOf(source));

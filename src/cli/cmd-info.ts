@@ -3,14 +3,14 @@ import { bitsPerWeight, isPlaceholderVocab, type ModelHeader } from '../format.j
 import { tensorTypeName } from '../gguf.js';
 import { readModelHeaderFromFile } from '../node/read-header.js';
 import type { CommandSpec, Parsed } from './args.js';
-import { modelFlags } from './common.js';
+import { localModelPath, modelFlags } from './common.js';
 import { pickBuild, type WasmBuild } from '../wasm.js';
 
 export const infoSpec: CommandSpec = {
   name: 'info',
   summary: 'Describe a Fairy2i model file: architecture, sizes, stages, bits per weight, tokenizer.',
   usage: 'fairy2i-wasm info <file> [--tensors] [--wasm auto|relaxed|simd128] [--json]',
-  positionals: [{ name: 'file', required: true, help: 'a Fairy2i model file' }],
+  positionals: [{ name: 'file', required: true, help: 'a Fairy2i model file, or hf:OWNER/REPO[@REV][/FILE]' }],
   flags: {
     tensors: { type: 'bool', help: 'list every tensor' },
     json: { type: 'bool', help: 'print one JSON object' },
@@ -43,6 +43,7 @@ export function describeModel(path: string, h: ModelHeader, withTensors: boolean
     vocabSize: c.vocabSize,
     stages: c.stages,
     quantization: c.stages ? `Fairy2i V${c.stages} (PhaseQuant {±1,±i}, ${c.stages} residual stage${c.stages > 1 ? 's' : ''})` : `float (${c.floatType})`,
+    quantArithmetic: c.stages ? c.arithmetic ?? 'f32' : null,
     lmHeadQuantized: c.lmHeadQuantized,
     tiedLmHead: c.tieLmHead,
     floatType: c.floatType,
@@ -62,8 +63,8 @@ export function describeModel(path: string, h: ModelHeader, withTensors: boolean
   };
 }
 
-export function runInfo(a: Parsed): void {
-  const path = a.positionals[0];
+export async function runInfo(a: Parsed): Promise<void> {
+  const path = await localModelPath(a.positionals[0], !!a.flags.json);
   // The engine build loadModel would run here with this --wasm (it is chosen by the runtime, not the file).
   const d = { ...describeModel(path, readModelHeaderFromFile(path), !!a.flags.tensors), wasm: pickBuild(a.flags.wasm as WasmBuild | 'auto')! };
   if (a.flags.json) {
@@ -76,7 +77,7 @@ export function runInfo(a: Parsed): void {
     `  model        ${d.name || '(unnamed)'} — ${d.architecture}, from ${d.source} (${d.sourceFormat}) by ${d.converter}`,
     `  shape        dim ${d.dim}, ${d.layers} layers, ffn ${d.ffnDim}, heads ${d.heads} (kv ${d.kvHeads}, head_dim ${d.headDim}), vocab ${d.vocabSize}, context ${d.contextLength}`,
     `  norm/rope    rms_eps ${d.rmsEps}, rope_theta ${d.ropeTheta}`,
-    `  weights      ${d.quantization}; lm_head ${d.lmHeadQuantized ? 'quantized' : d.tiedLmHead ? 'tied to the embedding (float)' : 'float'}; ${d.linearBitsPerWeight} bits per linear weight; floats ${d.floatType}`,
+    `  weights      ${d.quantization}${d.quantArithmetic ? `, ${d.quantArithmetic} arithmetic` : ''}; lm_head ${d.lmHeadQuantized ? 'quantized' : d.tiedLmHead ? 'tied to the embedding (float)' : 'float'}; ${d.linearBitsPerWeight} bits per linear weight; floats ${d.floatType}`,
     `  tokenizer    ${d.tokenizer.usable ? `${d.tokenizer.model}, ${d.tokenizer.pieces} pieces${d.tokenizer.byteFallback ? ', byte fallback' : ''}, bos ${d.tokenizer.bos}, eos ${d.tokenizer.eos}, add_bos ${d.tokenizer.addBos}${d.tokenizer.chatTemplate ? ', chat template' : ''}` : 'none (token ids only)'}`,
     `  tensors      ${d.tensorCount}`,
     `  engine       ${d.wasm} build (${d.wasm === 'relaxed' ? 'relaxed SIMD' : 'SIMD128: this runtime has no relaxed SIMD or --wasm simd128'}) of this package would run it`,

@@ -8,6 +8,7 @@ import { Fairy2iError } from '../errors.js';
 import { bundledPath, defaultModelPath } from '../node.js';
 import { readModelHeaderFromFile } from '../node/read-header.js';
 import type { CommandSpec, Parsed } from './args.js';
+import { localModelPath } from './common.js';
 import { startWebServer } from './web-server.js';
 
 export const webSpec: CommandSpec = {
@@ -16,7 +17,7 @@ export const webSpec: CommandSpec = {
   usage: 'fairy2i-wasm web [-m FILE] [--port 8080] [--host 127.0.0.1] [--open]',
   positionals: [],
   flags: {
-    model: { type: 'string', alias: 'm', arg: 'file', help: 'Fairy2i model file the page offers (default: the bundled model)' },
+    model: { type: 'string', alias: 'm', arg: 'file', help: 'Fairy2i model file the page offers, or hf:OWNER/REPO[@REV][/FILE] (default: the bundled model)' },
     port: { type: 'int', min: 0, max: 65535, default: 8080, arg: 'n', help: 'port to listen on (0: a free one)' },
     host: { type: 'string', default: '127.0.0.1', arg: 'address', help: 'address to listen on (0.0.0.0 serves other machines too)' },
     open: { type: 'bool', help: 'open the page in the default browser' },
@@ -25,7 +26,7 @@ export const webSpec: CommandSpec = {
 };
 
 export async function runWeb(a: Parsed): Promise<void> {
-  const model = (a.flags.model as string | undefined) ?? defaultModelPath();
+  const model = await localModelPath((a.flags.model as string | undefined) ?? defaultModelPath());
   if (!existsSync(model) || !statSync(model).isFile()) {
     throw new Fairy2iError('input', a.flags.model ? `${model}: no such file` : `the bundled model is missing (${model}); pass -m FILE`);
   }

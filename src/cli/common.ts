@@ -10,15 +10,20 @@ import type { FlagSpec } from './args.js';
 import type { WasmBuild } from '../wasm.js';
 
 export const modelFlags: Record<string, FlagSpec> = {
-  model: { type: 'string', alias: 'm', arg: 'file', help: 'Fairy2i model file (default: the bundled model)' },
+  model: { type: 'string', alias: 'm', arg: 'file', help: 'Fairy2i model file, or hf:OWNER/REPO[@REV][/FILE] from the Hugging Face Hub (default: the bundled model)' },
   ctx: { type: 'int', alias: 'c', min: 1, arg: 'n', help: "context length to allocate (default: the model's)" },
   threads: { type: 'int', min: 1, max: 256, arg: 'n', help: 'threads to run the model on, at most the cores available (default: all cores; 1 for models too small to split)' },
   precision: { type: 'string', choices: ['fast', 'exact'], default: 'fast', arg: 'fast|exact', help: "quantized linears' tables: 'fast' int8, 'exact' ~20-bit (~3x slower)" },
   wasm: { type: 'string', choices: ['auto', 'relaxed', 'simd128'], default: 'auto', arg: 'auto|relaxed|simd128', help: "engine build: 'relaxed' needs relaxed SIMD (Node >= 22), 'simd128' runs everywhere; 'auto' picks" },
 };
 
+/** A model path as given (-m or a positional), with hf: sources pulled into the cache first. */
+export async function localModelPath(given: string, quiet = false): Promise<string> {
+  return given.startsWith('hf:') ? (await (await import('../hub/pull.js')).pull(given, { quiet })).path : given;
+}
+
 export async function openModel(flags: Record<string, unknown>, quiet = false, load: LoadOptions = {}): Promise<Model> {
-  const path = (flags.model as string | undefined) ?? defaultModelPath();
+  const path = await localModelPath((flags.model as string | undefined) ?? defaultModelPath(), quiet);
   if (!flags.model && !existsSync(path)) {
     throw new Fairy2iError('input', `no model given and the bundled model is missing (${path}); pass -m FILE (make one with 'fairy2i-wasm convert')`);
   }

@@ -12,6 +12,9 @@ import { pplSpec, runPpl } from './cmd-ppl.js';
 import { runRun, runSpec } from './cmd-run.js';
 import { runServe, serveSpec } from './cmd-serve.js';
 import { runTokenize, tokenizeSpec } from './cmd-tokenize.js';
+import { pullSpec, runPull } from './cmd-pull.js';
+import { modelsSpec, runModels } from './cmd-models.js';
+import { rmSpec, runRm } from './cmd-rm.js';
 import { exitQuietlyOnClosedOutput } from './common.js';
 import { runWeb, webSpec } from './cmd-web.js';
 
@@ -27,6 +30,9 @@ const COMMANDS: Record<string, Command> = {
   convert: { spec: convertSpec, run: runConvert },
   info: { spec: infoSpec, run: runInfo },
   web: { spec: webSpec, run: runWeb },
+  pull: { spec: pullSpec, run: runPull },
+  models: { spec: modelsSpec, run: runModels },
+  rm: { spec: rmSpec, run: runRm },
 };
 
 function mainUsage(): string {

@@ -10,7 +10,23 @@ import { parseSentencePieceModel } from './sentencepiece-model.js';
 import { parseTokenizerJson, readTokenizerConfig } from './tokenizer-json.js';
 import type { TokenizerVocab } from '../tokenizer.js';
 import type { Checkpoint, Hyper, TensorRole } from './checkpoint.js';
-import { SafetensorsFile } from './safetensors.js';
+import { SafetensorsFile, type SafeTensor } from './safetensors.js';
+
+/** One safetensors file of a checkpoint: a local SafetensorsFile, or a remote one (src/hub). */
+export interface Shard {
+  readonly path: string;
+  readonly tensors: Map<string, SafeTensor>;
+  readF32(name: string): Float32Array;
+  /** Fetches a tensor's bytes so the next readF32 of it does not block (remote shards). */
+  prefetch?(name: string): Promise<void>;
+  close(): void;
+}
+
+/** Where the shards come from: by default the files beside config.json. */
+export interface ShardSource {
+  has(file: string): boolean;
+  open(file: string): Shard;
+}
 
 const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM'];
 
@@ -107,19 +123,18 @@ function checkUnsupported(cfg: Record<string, unknown>, file: string): void {
   if (set(cfg.quantization_config)) refuse('quantization_config', 'is set: this is an already-quantized checkpoint; convert the original float weights');
 }
 
-export function openHfCheckpoint(dir: string): Checkpoint {
+export function openHfCheckpoint(dir: string, shards: ShardSource = localShards(dir)): Checkpoint {
   const configPath = join(dir, 'config.json');
   const hyper = parseHfConfig(readJson(configPath), configPath, basename(resolve(dir)));
 
   // Shards: the index maps every tensor to a file; all named files must exist.
-  const files = new Map<string, SafetensorsFile>();
-  const where = new Map<string, SafetensorsFile>();
+  const files = new Map<string, Shard>();
+  const where = new Map<string, Shard>();
   const open = (file: string) => {
     let f = files.get(file);
     if (!f) {
-      const p = join(dir, file);
-      if (!existsSync(p)) throw new Fairy2iError('input', `${p}: shard named in ${join(dir, 'model.safetensors.index.json')} is missing`);
-      f = new SafetensorsFile(p);
+      if (!shards.has(file)) throw new Fairy2iError('input', `${join(dir, file)}: shard named in ${join(dir, 'model.safetensors.index.json')} is missing`);
+      f = shards.open(file);
       files.set(file, f);
     }
     return f;
@@ -135,7 +150,7 @@ export function openHfCheckpoint(dir: string): Checkpoint {
         if (!isInside(dir, file)) throw new FormatError(indexPath, `weight_map.${t}`, `names ${preview(file)}, which is outside the checkpoint folder; shard names must be files of ${dir}`);
         where.set(t, open(file));
       }
-    } else if (existsSync(join(dir, 'model.safetensors'))) {
+    } else if (shards.has('model.safetensors')) {
       const f = open('model.safetensors');
       for (const t of f.tensors.keys()) where.set(t, f);
     } else {
@@ -208,21 +223,30 @@ export function openHfCheckpoint(dir: string): Checkpoint {
     vocab: readHfTokenizer(dir, inputs),
     inputs,
     totalBytes,
+    linearDtype: (({ f, name }) => f.tensors.get(name)!.dtype)(locate({ kind: 'linear', layer: 0, linear: 'attn_q' })),
     validate: () => { for (const role of roles()) locate(role); },
     read: (role) => {
       const { f, name } = locate(role);
       return f.readF32(name);
     },
+    prefetch: async (role) => {
+      const { f, name } = locate(role);
+      await f.prefetch?.(name);
+    },
     close: () => { for (const f of files.values()) f.close(); },
   };
 }
 
-/** The tokenizer files of `dir` (their paths are added to `inputs`). */
 function isInside(dir: string, name: string): boolean {
   const rel = relative(resolve(dir), resolve(dir, name));
   return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
+function localShards(dir: string): ShardSource {
+  return { has: (file) => existsSync(join(dir, file)), open: (file) => new SafetensorsFile(join(dir, file)) };
+}
+
+/** The tokenizer files of `dir` (their paths are added to `inputs`). */
 function readHfTokenizer(dir: string, inputs: string[]): TokenizerVocab | null {
   const cfgPath = join(dir, 'tokenizer_config.json');
   const config = existsSync(cfgPath) ? readTokenizerConfig(readJson(cfgPath), cfgPath) : undefined;

@@ -69,6 +69,7 @@ export function openLlama2cCheckpoint(path: string, tokenizerPath?: string): Che
       vocab: vocabData,
       inputs: [path, tokPath],
       totalBytes: at - 28,
+      linearDtype: 'F32',
       validate: () => {},
       read: (role: TensorRole) => {
         if (role.kind === 'embedding') return read('token_embedding', 0, vocab * dim);

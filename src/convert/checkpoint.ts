@@ -25,6 +25,10 @@ export interface Checkpoint {
   read(role: TensorRole): Float32Array;
   /** Every file this checkpoint reads (convert refuses to write over any of them). */
   inputs: string[];
+  /** Storage type of the linear weights (layer 0's q_proj): picks the default quantizer arithmetic. */
+  linearDtype: 'F32' | 'F16' | 'BF16';
+  /** Makes the next read(role) not block: a remote checkpoint (src/hub) fetches the tensor's bytes. */
+  prefetch?(role: TensorRole): Promise<void>;
   /** Bytes of source data, for progress. */
   totalBytes: number;
   close(): void;

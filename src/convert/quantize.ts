@@ -125,7 +125,7 @@ export function quantizeLinearRef(A: Float32Array, rows: number, cols: number, s
  * (im = re > 0), 5 → +i, 6 → +1, 8 → −i (im = re < 0), 9 → −1, 10 → −i; the other combinations are
  * impossible, and 0 is re = im = ±0, decided by the sign of re as in phaseCode.
  */
-const SECTOR = Uint8Array.of(0, 2, 0, 0, 1, 1, 0, 0, 3, 2, 3, 0, 0, 0, 0, 0);
+export const SECTOR = Uint8Array.of(0, 2, 0, 0, 1, 1, 0, 0, 3, 2, 3, 0, 0, 0, 0, 0);
 
 /**
  * Quantizes a real (rows × cols) linear weight into S stages of U and W codes, with the same
