@@ -8,7 +8,8 @@
 // an equivalent mutant. Reports: reports/mutation/<name>.json (and .html), scores-<names>.json.
 //
 // Add a target by adding a line to TARGETS: the file(s) to mutate and the test file whose suite must
-// kill their mutants; a target with several files gets a score per file.
+// kill their mutants (or several suites, run in one uvu process); a target with several files gets a
+// score per file.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
@@ -18,7 +19,7 @@ export const TARGETS = {
   perplexity: { mutate: 'src/perplexity.ts', suite: 'perplexity.test.ts' },
   quantize: { mutate: 'src/convert/quantize.ts', suite: 'quantize.test.ts' },
   tokenizer: { mutate: 'src/tokenizer.ts', suite: 'tokenizer.test.ts' },
-  generate: { mutate: 'src/generate.ts', suite: 'api.test.ts' },
+  generate: { mutate: 'src/generate.ts', suite: ['generate.test.ts', 'api.test.ts'] },
   // the server's request parsing: fields, the body reader, the key check, prompts' room in the context
   server: { mutate: ['src/server/requests.ts', 'src/server/body.ts', 'src/server/auth.ts', 'src/server/prompt.ts'], suite: 'server-requests.test.ts' },
 };
@@ -37,15 +38,16 @@ mkdirSync('reports/mutation', { recursive: true });
 
 const scores = [];
 for (const name of names.length ? names : Object.keys(TARGETS)) {
-  const { suite } = TARGETS[name];
   const files = [TARGETS[name].mutate].flat();
-  const missing = [...files, `test/${suite}`].filter((f) => !existsSync(f));
+  const suites = [TARGETS[name].suite].flat();
+  const suite = suites.join(' + ');
+  const missing = [...files, ...suites.map((s) => `test/${s}`)].filter((f) => !existsSync(f));
   if (missing.length) { console.log(`${name}: ${missing.join(', ')} missing; skipped`); continue; }
   const stryker = new Stryker({
     mutate: files,
     testRunner: 'command',
     // --bail: a killed mutant ends the suite at its first failure (most mutants die early)
-    commandRunner: { command: `node --import tsx node_modules/uvu/bin.js test '^${suite.replace(/\./g, '\\.')}$' --bail` },
+    commandRunner: { command: `node --import tsx node_modules/uvu/bin.js test '^(${suites.map((s) => s.replace(/\./g, '\\.')).join('|')})$' --bail` },
     concurrency,
     coverageAnalysis: 'off',
     // a mutant that hangs the suite counts as killed (Timeout) after this much beyond the dry run
