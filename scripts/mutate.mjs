@@ -21,6 +21,8 @@ export const TARGETS = {
   tokenizer: { mutate: 'src/tokenizer.ts', suite: 'tokenizer.test.ts' },
   generate: { mutate: 'src/generate.ts', suite: ['generate.test.ts', 'api.test.ts'] },
   // the server's request parsing: fields, the body reader, the key check, prompts' room in the context
+  // the Hub client: HTTP (redirects, token, retries, statuses), model info and names, downloads
+  hub: { mutate: ['src/hub/http.ts', 'src/hub/repo.ts', 'src/hub/download.ts'], suite: 'hub-client.test.ts' },
   server: { mutate: ['src/server/requests.ts', 'src/server/body.ts', 'src/server/auth.ts', 'src/server/prompt.ts'], suite: 'server-requests.test.ts' },
 };
 
