@@ -7,7 +7,10 @@
 // `npm run mutate -- server` runs against src/server's parsing).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { meta } from '../src/gguf.ts';
 import { createHandler, loadModel, type Model, type ServeHandler } from '../src/node.ts';
+import { rewriteMetadata } from './fixtures.ts';
 import { MODEL } from './serve-process.ts';
 
 const test = suite('server: request fields');
@@ -105,6 +108,7 @@ test('max_tokens, max_completion_tokens, stop and ignore_eos take effect', async
   const zero = await accepted(CHAT, { ...base, max_tokens: 0 });
   assert.equal([zero.usage.completion_tokens, zero.choices[0].message.content, zero.choices[0].finish_reason], [0, '', 'length']);
   await refused(CHAT, { ...base, max_tokens: -1 }, 'max_tokens', 'invalid_value', /must be >= 0, got -1$/);
+  await refused(CHAT, { ...base, max_tokens: 1.5 }, 'max_tokens', 'invalid_type', /must be an integer, got 1\.5$/);
   await refused(CHAT, { ...base, max_completion_tokens: -1 }, 'max_completion_tokens', 'invalid_value', /must be >= 0/);
   await refused(CHAT, { ...base, max_completion_tokens: 2.5 }, 'max_completion_tokens', 'invalid_type', /must be an integer/);
   // stop: a string or up to 16 strings; '' is no stop string
@@ -125,6 +129,8 @@ test('max_tokens, max_completion_tokens, stop and ignore_eos take effect', async
   const eos = await accepted(COMP, { prompt: 'In the beginning', max_tokens: 64, temperature: 0, ignore_eos: false });
   const past = await accepted(COMP, { prompt: 'In the beginning', max_tokens: eos.usage.completion_tokens + 3, temperature: 0, ignore_eos: true });
   assert.is(eos.choices[0].finish_reason, 'stop');
+  const byDefault = await accepted(COMP, { prompt: 'In the beginning', max_tokens: 64, temperature: 0 });
+  assert.equal([byDefault.choices[0].finish_reason, byDefault.usage.completion_tokens], ['stop', eos.usage.completion_tokens], 'ignore_eos is false by default');
   assert.is(past.usage.completion_tokens, eos.usage.completion_tokens + 3);
 });
 
@@ -178,8 +184,8 @@ test('unknown and unsupported fields are refused by name on every route; unsuppo
   await refused(CHAT, { messages: msgs, echo: true }, 'echo', 'unknown_parameter', /is not a field of \/v1\/chat\/completions$/);
   await refused('/tokenize', { content: 'x', add_bos: true }, 'add_bos', 'unknown_parameter', /is not a field of \/tokenize$/);
   await refused('/detokenize', { tokens: [1], skip_special: true }, 'skip_special', 'unknown_parameter', /is not a field of \/detokenize$/);
-  for (const f of ['tools', 'tool_choice', 'reasoning_effort']) {
-    await refused(CHAT, { messages: msgs, [f]: f === 'tools' ? [] : 'auto' }, f, 'unsupported_parameter', /is not supported by this server$/);
+  for (const f of ['tools', 'tool_choice', 'functions', 'function_call', 'parallel_tool_calls', 'audio', 'modalities', 'prediction', 'web_search_options', 'reasoning_effort']) {
+    await refused(CHAT, { messages: msgs, [f]: false }, f, 'unsupported_parameter', /is not supported by this server$/);
     await accepted(CHAT, { messages: msgs, max_tokens: 1, [f]: null });
   }
   await refused(COMP, { prompt: 'x', suffix: 'y' }, 'suffix', 'unsupported_parameter', /is not supported by this server$/);
@@ -193,6 +199,14 @@ test('chat: messages, roles, names, content parts, logprobs and response_format'
   assert.is((await reply([{ ...sys[0], role: 'developer' }, sys[1]])).message.content, asSystem, 'developer is system');
   assert.is((await reply([sys[0], { role: 'user', content: [{ type: 'text', text: 'Hel' }, { type: 'text', text: 'lo' }] }])).message.content, asSystem, 'text parts are joined');
   assert.is((await reply([sys[0], { ...sys[1], name: 'ann' }])).message.content, asSystem, 'a name is accepted');
+  // each role as the library's chat format renders it: the same prompt tokens, the same reply
+  const { chooseFormat, encodeWithControls, renderChat } = await import('../src/chat.ts');
+  const tok = model.tokenizer!;
+  const turns = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Peace.' }, { role: 'user', content: 'Hello' }] as const;
+  const ids = encodeWithControls(tok, renderChat(chooseFormat(model.config.name, tok), turns.map((t) => ({ ...t })), tok));
+  const served = await accepted(CHAT, { messages: turns, max_tokens: 6, temperature: 0, ignore_eos: true });
+  assert.is(served.usage.prompt_tokens, ids.length);
+  assert.is(served.choices[0].message.content, (await model.complete(ids, { maxTokens: 6, temperature: 0, stopAtEos: false, stop: ['\nUser:', '\nuser:'] })).text);
   await refused(CHAT, {}, 'messages', 'missing_required_parameter', /is required$/);
   await refused(CHAT, { messages: null }, 'messages', 'invalid_type', /must be an array, got null$/);
   await refused(CHAT, { messages: { role: 'user' } }, 'messages', 'invalid_type', /must be an array, got/);
@@ -200,7 +214,7 @@ test('chat: messages, roles, names, content parts, logprobs and response_format'
   for (const m of ['hi', null, [1]]) await refused(CHAT, { messages: [m] }, 'messages[0]', 'invalid_type', /must be an object, got/);
   await refused(CHAT, { messages: [msgs[0], { role: 'user', content: 'x', foo: 1 }] }, 'messages[1].foo', 'unknown_parameter', /is not a field of a message$/);
   await refused(CHAT, { messages: [{ role: 'assistant', content: 'x', tool_calls: [] }] }, 'messages[0].tool_calls', 'unknown_parameter', /is not supported by this server$/);
-  for (const role of ['bot', 'constructor', 'toString', undefined, 3]) {
+  for (const role of ['bot', 'constructor', 'toString', undefined, 3, ['user'], ['system']]) {
     await refused(CHAT, { messages: [{ role, content: 'x' }] }, 'messages[0].role', 'invalid_value', /must be 'system', 'developer', 'user' or 'assistant', got/);
   }
   await refused(CHAT, { messages: [{ role: 'user', content: 'x', name: 5 }] }, 'messages[0].name', 'invalid_type', /must be a string, got number 5$/);
@@ -222,6 +236,7 @@ test('chat: messages, roles, names, content parts, logprobs and response_format'
   await refused(CHAT, { messages: msgs, logprobs: false, top_logprobs: 2 }, 'top_logprobs', 'invalid_value', /needs logprobs: true$/);
   await refused(CHAT, { messages: msgs, logprobs: true, top_logprobs: 21 }, 'top_logprobs', 'invalid_value', /must be <= 20, got 21$/);
   await refused(CHAT, { messages: msgs, logprobs: true, top_logprobs: -1 }, 'top_logprobs', 'invalid_value', /must be >= 0/);
+  await refused(CHAT, { messages: msgs, logprobs: true, top_logprobs: 2.5 }, 'top_logprobs', 'invalid_type', /must be an integer, got 2\.5$/);
   await refused(CHAT, { messages: msgs, logprobs: 1 }, 'logprobs', 'invalid_type', /must be true or false, got number 1$/);
   // response_format: text only
   await accepted(CHAT, { messages: msgs, max_tokens: 1, response_format: { type: 'text' } });
@@ -245,7 +260,7 @@ test('completions: prompt forms, token ids, logprobs, best_of and echo', async (
   await refused(COMP, { prompt: null }, 'prompt', 'missing_required_parameter', /is required$/);
   await refused(COMP, { prompt: ['a', 'b'] }, 'prompt', 'unsupported_value', /holds several prompts; this server takes one per request$/);
   await refused(COMP, { prompt: [[1], [2]] }, 'prompt', 'unsupported_value', /holds several prompts/);
-  for (const p of [7, { text: 'a' }, [1, 'a'], ['a', 1], [true]]) await refused(COMP, { prompt: p }, 'prompt', 'invalid_type', /must be a string or an array of token ids, got/);
+  for (const p of [7, { text: 'a' }, { length: 2, 0: 'a', 1: 'b' }, [1, 'a'], ['a', 1], [true]]) await refused(COMP, { prompt: p }, 'prompt', 'invalid_type', /must be a string or an array of token ids, got/);
   await refused(COMP, { prompt: [1, V] }, 'prompt[1]', 'invalid_value', new RegExp(`must be a token id in \\[0, ${V}\\), got number ${V}$`));
   await refused(COMP, { prompt: [-1] }, 'prompt[0]', 'invalid_value', /got number -1$/);
   await refused(COMP, { prompt: [1, 2.5] }, 'prompt[1]', 'invalid_value', /got number 2\.5$/);
@@ -260,11 +275,13 @@ test('completions: prompt forms, token ids, logprobs, best_of and echo', async (
   await text('Amen', { logprobs: 20 });
   await refused(COMP, { prompt: 'x', logprobs: 21 }, 'logprobs', 'invalid_value', /must be <= 20, got 21$/);
   await refused(COMP, { prompt: 'x', logprobs: -1 }, 'logprobs', 'invalid_value', /must be >= 0/);
+  await refused(COMP, { prompt: 'x', logprobs: 2.5 }, 'logprobs', 'invalid_type', /must be an integer, got 2\.5$/);
   await refused(COMP, { prompt: 'x', logprobs: true }, 'logprobs', 'invalid_type', /must be a number, got boolean true$/);
   // best_of: only 1
   await text('Amen', { best_of: 1 });
   await refused(COMP, { prompt: 'x', best_of: 3 }, 'best_of', 'unsupported_value', /must be 1, got 3$/);
   await refused(COMP, { prompt: 'x', best_of: 0 }, 'best_of', 'invalid_value', /must be >= 1/);
+  await refused(COMP, { prompt: 'x', best_of: 1.5 }, 'best_of', 'invalid_type', /must be an integer, got 1\.5$/);
   // echo: the prompt before the reply, not with logprobs
   assert.is((await text('In the beginning', { echo: true })).text, 'In the beginning' + fromText);
   assert.is((await text('In the beginning', { echo: false })).text, fromText);
@@ -307,7 +324,7 @@ const chunked = (chunks: Uint8Array[], fail = false) => new ReadableStream<Uint8
 });
 const enc = (s: string) => new TextEncoder().encode(s);
 const send = (h: ServeHandler, init: RequestInit & { duplex?: string }, path = '/tokenize') => h(new Request(`http://local${path}`, { method: 'POST', ...init }));
-const errorOf = async (r: Response) => { const j = await r.json(); return [r.status, j.error.code, j.error.message]; };
+const errorOf = async (r: Response) => { const j = await r.json(); assert.is(j.error.type, 'invalid_request_error'); return [r.status, j.error.code, j.error.message]; };
 
 body('the size limit: a declared length over it is refused unread, a chunked body when it passes it', async () => {
   const h = createHandler(m2, { maxBodyBytes: 40, parallel: 1 });
@@ -348,6 +365,8 @@ body('unreadable, non-UTF-8, malformed and non-object bodies are 400 invalid_jso
   [status, code, message] = await errorOf(await send(h, { body: '{"content": "a",}' }));
   assert.equal([status, code], [400, 'invalid_json']);
   assert.match(message, /^the request body is not valid JSON \(.+\)$/);
+  [status, code] = await errorOf(await send(h, { headers: { 'content-length': String(5 << 20) } }));
+  assert.equal([status, code], [413, 'body_too_large'], 'a declared length over the limit and no body');
   [status, code, message] = await errorOf(await send(h, {}));
   assert.equal([status, code], [400, 'invalid_json'], 'no body at all');
   for (const b of ['[1]', 'null', '"content"', '3']) {
@@ -372,3 +391,65 @@ body('the API key: the exact key as a Bearer token (any case, any spacing), noth
 });
 
 body.run();
+
+// --- Prompts: the room left in the context, empty text, files without a tokenizer or with a chat
+// template that refuses a conversation -------------------------------
+
+const prompts = suite('server: prompts');
+let m3: Model;
+prompts.before(async () => { m3 = await loadModel(MODEL, { threads: 1 }); });
+prompts.after(() => m3?.dispose());
+const edited = (edit: Parameters<typeof rewriteMetadata>[1]) => rewriteMetadata(new Uint8Array(readFileSync(MODEL)), edit);
+
+prompts('a prompt must leave room for one token; max_tokens is cut to the room left', async () => {
+  const h = createHandler(m3, { parallel: 1 });
+  try {
+    const ctx = m3.contextLength;
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => 300 + (i % 50));
+    let r = await post(COMP, { prompt: ids(ctx - 1), max_tokens: 50, ignore_eos: true, temperature: 0 }, h);
+    assert.equal([r.status, r.body.usage.completion_tokens, r.body.choices[0].finish_reason], [200, 1, 'length']);
+    r = await post(COMP, { prompt: ids(ctx - 3), ignore_eos: true, temperature: 0 }, h);
+    assert.is(r.body.usage.completion_tokens, 3, 'no max_tokens: to the end of the context');
+    for (const n of [ctx, ctx + 7]) {
+      r = await post(COMP, { prompt: ids(n) }, h);
+      assert.is(r.status, 400);
+      assert.equal(r.body.error, { message: `the prompt has ${n} tokens; this server's context holds ${ctx}, so no room is left for a reply`, type: 'invalid_request_error', param: 'prompt', code: 'context_length_exceeded' });
+    }
+    r = await post(CHAT, { messages: [{ role: 'user', content: 'and the king '.repeat(100) }] }, h);
+    assert.equal([r.status, r.body.error.param, r.body.error.code], [400, 'messages', 'context_length_exceeded']);
+    // empty text: BOS alone
+    r = await post(COMP, { prompt: '', max_tokens: 2, ignore_eos: true, temperature: 0 }, h);
+    assert.equal([r.status, r.body.usage.prompt_tokens, r.body.choices[0].text], [200, 1, (await m3.complete([m3.tokenizer!.bosId], { maxTokens: 2, temperature: 0, stopAtEos: false })).text]);
+  } finally { await h.close(); }
+});
+
+prompts('a file without a tokenizer: token-id completions only, the rest a 400 saying so', async () => {
+  const m = await loadModel(edited((md) => md.set('tokenizer.ggml.token_type', meta.i32s(new Int32Array(m3.config.vocabSize).fill(5)))), { threads: 1 });
+  const h = createHandler(m, { parallel: 1 });
+  try {
+    assert.is(m.tokenizer, null);
+    const r = await post(COMP, { prompt: [1, 300, 359], max_tokens: 3, ignore_eos: true, temperature: 0 }, h);
+    assert.equal([r.status, r.body.usage.completion_tokens], [200, 3]);
+    for (const [path, body, what] of [[CHAT, { messages: msgs }, 'chat'], [COMP, { prompt: 'x' }, 'a text prompt'], ['/tokenize', { content: 'x' }, 'tokenize'], ['/detokenize', { tokens: [1] }, 'detokenize']] as const) {
+      const e = await post(path, body, h);
+      assert.is(e.status, 400, path);
+      assert.equal(e.body.error, { message: `this model file has no tokenizer, so ${what} is not available (send token ids to /v1/completions)`, type: 'invalid_request_error', param: null, code: 'no_tokenizer' });
+    }
+  } finally { await h.close(); m.dispose(); }
+});
+
+prompts('a chat template that refuses the conversation is a 400 on messages, with its reason', async () => {
+  const m = await loadModel(edited((md) => md.set('tokenizer.chat_template', meta.str("{% if messages|length > 1 %}{{ raise_exception('one message only') }}{% endif %}{{ messages[0].content }}"))), { threads: 1 });
+  const h = createHandler(m, { parallel: 1 });
+  try {
+    const ok = await post(CHAT, { messages: [{ role: 'user', content: 'And it came to pass' }], max_tokens: 3, ignore_eos: true, temperature: 0 }, h);
+    // the template's output is the prompt as it is (no BOS unless the template writes it, no plain-format turns)
+    assert.equal([ok.status, ok.body.usage.prompt_tokens], [200, m.tokenize('And it came to pass', { addBos: false }).length]);
+    const r = await post(CHAT, { messages: [msgs[0], msgs[0]] }, h);
+    assert.is(r.status, 400);
+    assert.equal([r.body.error.param, r.body.error.code], ['messages', 'invalid_value']);
+    assert.match(r.body.error.message, /^messages: the model's chat template refused them: .*one message only$/);
+  } finally { await h.close(); m.dispose(); }
+});
+
+prompts.run();
