@@ -85,10 +85,14 @@ const start = async ({ module, memory, ctrl, tid }, post) => {
 };
 `;
 
-/** Worker source for Node's worker_threads (also Deno's and Bun's), run with { eval: true }. */
+/**
+ * Worker source for Node's worker_threads (also Deno's and Bun's), run with { eval: true }. It uses
+ * import(), not require(): an eval worker inherits the parent's --input-type, so under
+ * `node --input-type=module -e` its code is ES module code, where require does not exist.
+ */
 export const NODE_WORKER_SOURCE: string = `${WORKER_BODY}
-const { parentPort } = require('node:worker_threads');
-parentPort.once('message', (init) => start(init, (m) => parentPort.postMessage(m)).finally(() => parentPort.close()));
+import('node:worker_threads').then(({ parentPort }) =>
+  parentPort.once('message', (init) => start(init, (m) => parentPort.postMessage(m)).finally(() => parentPort.close())));
 `;
 
 /** Worker source for Web Workers (browsers), loaded from a blob URL. */

@@ -268,6 +268,19 @@ pool('a process that loads with threads exits by itself (after dispose, and when
   }
 });
 
+pool('workers start under `node --input-type=module -e` (an eval worker inherits the input type)', async () => {
+  const f = await MODELS['stories260K V2']();
+  const code = `import { loadModel, _threadTuning } from ${JSON.stringify(new URL('../dist/node.js', import.meta.url).pathname)};
+    _threadTuning.oversubscription = 4;
+    const notices = [];
+    const model = await loadModel(${JSON.stringify(f)}, { threads: 2, onNotice: (m) => notices.push(m) });
+    process.stdout.write(JSON.stringify({ threads: model.threads, notices }));
+    model.dispose();`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), { threads: 2, notices: [] });
+});
+
 pool('no shared memory for workers: one thread and a one-line notice; the model still works', async () => {
   const f = await MODELS['stories260K V2']();
   const reference = await loadModel(f, { threads: 1 });

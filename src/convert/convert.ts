@@ -193,44 +193,54 @@ function yieldToSignals(): Promise<void> {
   return new Promise((resolve, reject) => setImmediate(() => (interrupted ? reject(new AbortError(`interrupted by ${interrupted}`)) : resolve())));
 }
 
+/** Catches SIGINT/SIGTERM/SIGHUP while `body` runs: yieldToSignals then rejects, so `body` cleans up. */
+async function catchingSignals(body: () => Promise<void>): Promise<void> {
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, onSignal(s)] as const);
+  interrupted = null;
+  for (const [s, h] of handlers) process.on(s, h);
+  try {
+    await body();
+  } finally {
+    for (const [s, h] of handlers) process.off(s, h);
+  }
+}
+
 /** Runs `write` on a temporary file beside `target`, then renames it over the target (`shown` in errors). */
 async function writeAtomically(target: string, shown: string, write: (fd: number, from?: number) => Promise<void>): Promise<void> {
   const tmp = tempPathFor(target);
   // Handlers go in before the temporary exists, so a signal can never leave it behind.
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, onSignal(s)] as const);
-  interrupted = null;
-  for (const [s, h] of handlers) process.on(s, h);
-  let fd = -1;
-  let created = false;
-  let ok = false;
-  try {
+  await catchingSignals(async () => {
+    let fd = -1;
+    let created = false;
+    let ok = false;
     try {
-      fd = openSync(tmp, 'wx');
-      created = true;
-    } catch (e) {
-      throw ioError(shown, e);
+      try {
+        fd = openSync(tmp, 'wx');
+        created = true;
+      } catch (e) {
+        throw ioError(shown, e);
+      }
+      await write(fd);
+      try {
+        fsyncSync(fd);
+      } catch (e) {
+        throw ioError(shown, e);
+      }
+      closeSync(fd);
+      fd = -1;
+      try {
+        renameSync(tmp, target);
+      } catch (e) {
+        throw ioError(shown, e);
+      }
+      ok = true;
+    } finally {
+      if (!ok && created) {
+        if (fd >= 0) try { closeSync(fd); } catch { /* already closed */ }
+        try { unlinkSync(tmp); } catch { /* already gone */ }
+      }
     }
-    await write(fd);
-    try {
-      fsyncSync(fd);
-    } catch (e) {
-      throw ioError(shown, e);
-    }
-    closeSync(fd);
-    fd = -1;
-    try {
-      renameSync(tmp, target);
-    } catch (e) {
-      throw ioError(shown, e);
-    }
-    ok = true;
-  } finally {
-    for (const [s, h] of handlers) process.off(s, h);
-    if (!ok && created) {
-      if (fd >= 0) try { closeSync(fd); } catch { /* already closed */ }
-      try { unlinkSync(tmp); } catch { /* already gone */ }
-    }
-  }
+  });
 }
 
 /**
@@ -253,45 +263,43 @@ async function writeResumably(partial: string, header: Uint8Array, target: strin
       if (st.header === headerHash && Number.isInteger(st.done) && st.done > 0) from = st.done;
     } catch { /* unreadable state: start again */ }
   }
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, onSignal(s)] as const);
-  interrupted = null;
-  for (const [s, h] of handlers) process.on(s, h);
-  let fd = -1;
-  let ok = false;
-  let ioFailed = false;
-  try {
+  await catchingSignals(async () => {
+    let fd = -1;
+    let ok = false;
+    let ioFailed = false;
     try {
-      fd = openSync(partial, from > 0 ? 'r+' : 'w');
-    } catch (e) {
-      throw ioError(shown, e);
-    }
-    if (from > 0 && fstatSync(fd).size < header.length) from = 0;
-    const completed = (n: number) => {
       try {
-        fdatasyncSync(fd);
-        writeFileSync(`${statePath}.tmp`, JSON.stringify({ header: headerHash, done: n }));
-        renameSync(`${statePath}.tmp`, statePath);
+        fd = openSync(partial, from > 0 ? 'r+' : 'w');
       } catch (e) {
         throw ioError(shown, e);
       }
-    };
-    try {
-      await write(fd, from, completed);
-      fsyncSync(fd);
-      closeSync(fd);
-      fd = -1;
-      renameSync(partial, target);
-    } catch (e) {
-      // A system error from the fs calls here (the rename, the final sync) is a write failure too.
-      const raw = !(e instanceof Fairy2iError) && /^E[A-Z]+$/.test(String((e as NodeJS.ErrnoException).code ?? ''));
-      ioFailed = raw || writeFailures.has(e as Error);
-      throw raw ? ioError(shown, e) : e;
+      if (from > 0 && fstatSync(fd).size < header.length) from = 0;
+      const completed = (n: number) => {
+        try {
+          fdatasyncSync(fd);
+          writeFileSync(`${statePath}.tmp`, JSON.stringify({ header: headerHash, done: n }));
+          renameSync(`${statePath}.tmp`, statePath);
+        } catch (e) {
+          throw ioError(shown, e);
+        }
+      };
+      try {
+        await write(fd, from, completed);
+        fsyncSync(fd);
+        closeSync(fd);
+        fd = -1;
+        renameSync(partial, target);
+      } catch (e) {
+        // A system error from the fs calls here (the rename, the final sync) is a write failure too.
+        const raw = !(e instanceof Fairy2iError) && /^E[A-Z]+$/.test(String((e as NodeJS.ErrnoException).code ?? ''));
+        ioFailed = raw || writeFailures.has(e as Error);
+        throw raw ? ioError(shown, e) : e;
+      }
+      ok = true;
+      try { unlinkSync(statePath); } catch { /* already gone */ }
+    } finally {
+      if (fd >= 0) try { closeSync(fd); } catch { /* already closed */ }
+      if (!ok && ioFailed) for (const f of [partial, statePath, `${statePath}.tmp`]) try { unlinkSync(f); } catch { /* already gone */ }
     }
-    ok = true;
-    try { unlinkSync(statePath); } catch { /* already gone */ }
-  } finally {
-    for (const [s, h] of handlers) process.off(s, h);
-    if (fd >= 0) try { closeSync(fd); } catch { /* already closed */ }
-    if (!ok && ioFailed) for (const f of [partial, statePath, `${statePath}.tmp`]) try { unlinkSync(f); } catch { /* already gone */ }
-  }
+  });
 }
