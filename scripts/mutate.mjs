@@ -31,6 +31,15 @@ const args = process.argv.slice(2);
 const ci = args.indexOf('--concurrency');
 const concurrency = ci >= 0 ? Number(args.splice(ci, 2)[1]) : 1;
 if (!Number.isInteger(concurrency) || concurrency < 1) { console.error('mutate: --concurrency takes a positive integer'); process.exit(2); }
+// --timeout-ms N (default 20000): how long beyond the dry run's time a mutant may take before it
+// counts as a timeout (killed: it hung the suite); a smaller value makes a target with many hanging
+// mutants (the tokenizer's merge loops) finish sooner.
+const ti = args.indexOf('--timeout-ms');
+const timeoutMS = ti >= 0 ? Number(args.splice(ti, 2)[1]) : 20_000;
+// --only FILE:FROM-TO (repeatable): mutate just those lines (Stryker's mutate ranges), to check that
+// new tests kill the survivors of a full run without running it all again.
+const only = [];
+for (let i; (i = args.indexOf('--only')) >= 0;) only.push(args.splice(i, 2)[1]);
 const names = args;
 for (const n of names) if (!TARGETS[n]) { console.error(`mutate: unknown target ${n} (known: ${Object.keys(TARGETS).join(', ')})`); process.exit(2); }
 // Stryker runs the suite in a copy of the repository (.stryker-tmp/sandbox-*), where ../shared
@@ -40,20 +49,22 @@ mkdirSync('reports/mutation', { recursive: true });
 
 const scores = [];
 for (const name of names.length ? names : Object.keys(TARGETS)) {
-  const files = [TARGETS[name].mutate].flat();
+  const targetFiles = [TARGETS[name].mutate].flat();
+  const ranges = only.filter((o) => targetFiles.includes(o.replace(/:[\d-]+$/, '')));
+  const files = ranges.length ? [...new Set(ranges.map((o) => o.replace(/:[\d-]+$/, '')))] : targetFiles;
   const suites = [TARGETS[name].suite].flat();
   const suite = suites.join(' + ');
   const missing = [...files, ...suites.map((s) => `test/${s}`)].filter((f) => !existsSync(f));
   if (missing.length) { console.log(`${name}: ${missing.join(', ')} missing; skipped`); continue; }
   const stryker = new Stryker({
-    mutate: files,
+    mutate: ranges.length ? ranges : files,
     testRunner: 'command',
     // --bail: a killed mutant ends the suite at its first failure (most mutants die early)
     commandRunner: { command: `node --import tsx node_modules/uvu/bin.js test '^(${suites.map((s) => s.replace(/\./g, '\\.')).join('|')})$' --bail` },
     concurrency,
     coverageAnalysis: 'off',
     // a mutant that hangs the suite counts as killed (Timeout) after this much beyond the dry run
-    timeoutMS: 20_000,
+    timeoutMS,
     reporters: ['clear-text', 'json', 'html', 'progress-append-only'],
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
     jsonReporter: { fileName: `reports/mutation/${name}.json` },

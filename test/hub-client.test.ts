@@ -5,7 +5,7 @@
 // short bodies). hub.test.ts runs `pull` and the CLI end to end; this suite checks the client's
 // rules one by one (and is the one `npm run mutate -- hub` runs).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -126,6 +126,7 @@ http('the Hub\'s error statuses are one-line input errors that say what to do', 
   try {
     const get = (path: string, token?: string) => rejection(new HubHttp({ endpoint: s.url, offline: false, backoffMs: 1, token }).get(path, { repo: 'o/r', revision: 'v1', file: 'f.gguf' }));
     assert.is((await get('404-RepoNotFound')).message, `o/r: repository not found on ${s.url}`);
+    for (const st of ['404-RepoNotFound', '404-RevisionNotFound', '404-EntryNotFound', '401', '403', '416', '418']) assert.is((await get(st)).code, 'input', st);
     assert.is((await get('404-EntryNotFound')).message, 'o/r@v1: f.gguf: not found (HTTP 404)');
     assert.is((await get('403')).message, `o/r is gated: accept its licence at ${s.url}/o/r and set HF_TOKEN to a token of that account (HTTP 403)`);
     assert.is((await get('401-GatedRepo', 'hf_t')).message, `o/r is gated: accept its licence at ${s.url}/o/r and use a token of that account in HF_TOKEN (HTTP 401)`);
@@ -133,7 +134,7 @@ http('the Hub\'s error statuses are one-line input errors that say what to do', 
     assert.is((await get('418')).message, 'o/r@v1: f.gguf: HTTP 418');
     assert.is((await get('400')).message, 'o/r@v1: f.gguf: HTTP 400');
     assert.is((await get('304')).message, 'o/r@v1: f.gguf: HTTP 304', 'a 3xx without Location is not a redirect');
-    assert.is(s.requests.length, 8, 'none of these is retried');
+    assert.is(s.requests.length, 8 + 7, 'none of these is retried');
   } finally { await s.close(); }
 });
 
@@ -158,6 +159,12 @@ http('5xx, 429, 408 and dropped connections are retried with backoff, then an io
     await rejection(new HubHttp({ endpoint: s.url, offline: false, backoffMs: 1 }).get('500,500,500,500,500,500,200', { repo: 'o/r', revision: 'main' }));
     assert.is(s.requests.length, 5);
   } finally { await s.close(); }
+  // an endpoint with a path (a mirror under a prefix): relative paths go below it
+  const m = await scripted((_req, res) => { res.end('{}'); });
+  try {
+    await new HubHttp({ endpoint: `${m.url}/mirror/hf`, offline: false }).get('api/models/o/r', { repo: 'o/r', revision: 'main' });
+    assert.is(m.requests[0].url, '/mirror/hf/api/models/o/r');
+  } finally { await m.close(); }
   // nobody listening: a dropped connection, retried, then named
   const gone = await scripted(() => {});
   await gone.close();
@@ -176,6 +183,16 @@ http('an abort during the backoff wait ends at once', async () => {
     await p.then(() => assert.unreachable('resolved'), (e) => assert.is((e as Error).message, 'stopped by the user'));
     assert.ok(Date.now() - t0 < 10_000, 'waited out the backoff');
     assert.is(s.requests.length, 1);
+  } finally { await s.close(); }
+});
+
+http('an aborted signal ends a request at once, without retries', async () => {
+  const s = await scripted((_req, res) => { res.end('x'); });
+  try {
+    const ac = new AbortController();
+    ac.abort();
+    const err = await new HubHttp({ endpoint: s.url, offline: false, backoffMs: 1 }).get('x', { repo: 'o/r', revision: 'main' }, { signal: ac.signal }).then(() => null, (e) => e);
+    assert.ok(err && err.name === 'AbortError' && !(err instanceof Fairy2iError), String(err));
   } finally { await s.close(); }
 });
 
@@ -208,6 +225,10 @@ http('redirects: followed (relative too, at most 10); the token goes to the Hub 
     }
     if (req.url === '/to-cdn') { res.writeHead(302, { location: `${other}/back`, 'x-repo-commit': 'c0ffee', 'x-linked-size': '8', 'x-linked-etag': '"abc"' }); res.end(); return; }
     if (req.url === '/final') { res.writeHead(200); res.end('back on the hub'); return; }
+    if (req.url === '/200-with-location') { res.writeHead(200, { location: '/final' }); res.end('the answer'); return; }
+    if (req.url === '/300') { res.writeHead(300, { location: '/final' }); res.end(); return; }
+    if (req.url === '/399') { res.writeHead(399, { location: '/final' }); res.end(); return; }
+    if (req.url === '/400-with-location') { res.writeHead(400, { location: '/final' }); res.end(); return; }
     if (req.url === '/range') { res.writeHead(206); res.end(String(req.headers.range)); return; }
     res.writeHead(404); res.end();
   });
@@ -231,6 +252,11 @@ http('redirects: followed (relative too, at most 10); the token goes to the Hub 
     assert.is(await (await h.get('range', ctx, { start: 10, end: 20 })).res.text(), 'bytes=10-19');
     assert.is(await (await h.get('range', ctx, { start: 0 })).res.text(), 'bytes=0-');
     assert.is(await (await h.get('range', ctx)).res.text(), 'undefined');
+    // 3xx with a Location is a redirect; other statuses are not, Location or not
+    assert.is(await (await h.get('200-with-location', ctx)).res.text(), 'the answer');
+    assert.is(await (await h.get('300', ctx)).res.text(), 'back on the hub');
+    assert.is(await (await h.get('399', ctx)).res.text(), 'back on the hub');
+    assert.is((await rejection(h.get('400-with-location', ctx))).message, 'o/r@main: HTTP 400');
     // without a token nothing is sent
     s.requests.length = 0;
     await new HubHttp({ endpoint: s.url, offline: false }).get('chain/0', ctx);
@@ -242,18 +268,19 @@ http('model info bodies that are not what the Hub sends', async () => {
   const sha = 'a'.repeat(40);
   const bodies: Record<string, string> = {
     notjson: '<html>', nosha: JSON.stringify({ siblings: [] }), shortsha: JSON.stringify({ sha: 'a'.repeat(39), siblings: [] }), upper: JSON.stringify({ sha: 'A'.repeat(40), siblings: [] }),
-    nolist: JSON.stringify({ sha }), listobj: JSON.stringify({ sha, siblings: {} }),
-    odd: JSON.stringify({ sha, siblings: [{ rfilename: 'a.bin', size: 5, lfs: { size: 9, sha256: 'b'.repeat(64) } }, { rfilename: 3 }, null, { rfilename: 'b.txt' }, { rfilename: 'c', size: 4, lfs: { sha256: 'B'.repeat(64) } }, { rfilename: 'd', size: 'x', lfs: { size: '7', sha256: 'c'.repeat(63) } }] }),
+    nolist: JSON.stringify({ sha }), null: 'null', longsha: JSON.stringify({ sha: 'a'.repeat(41), siblings: [] }), xsha: JSON.stringify({ sha: 'x' + 'a'.repeat(40), siblings: [] }), listobj: JSON.stringify({ sha, siblings: {} }),
+    odd: JSON.stringify({ sha, siblings: [{ rfilename: 'a.bin', size: 5, lfs: { size: 9, sha256: 'b'.repeat(64) } }, { rfilename: 3 }, null, { rfilename: 'b.txt' }, { rfilename: 'c', size: 4, lfs: { sha256: 'B'.repeat(64) } }, { rfilename: 'd', size: 'x', lfs: { size: '7', sha256: 'c'.repeat(63) } }, { rfilename: 'e', size: 1, lfs: { sha256: 'd'.repeat(65) } }, { rfilename: 'f', size: 1, lfs: { sha256: 'x' + 'd'.repeat(64) } }] }),
   };
   const s = await scripted((req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(bodies[/revision\/([^?]+)/.exec(req.url!)![1]]); });
   try {
     const info = (rev: string) => modelInfo(new HubHttp({ endpoint: s.url, offline: false }), { repo: 'o/r', revision: rev });
     const e = await rejection(info('notjson'));
     assert.match(e.message, /^o\/r@notjson: the model-info response is not JSON \(.+\)$/);
-    for (const rev of ['nosha', 'shortsha', 'upper', 'nolist', 'listobj']) assert.is((await rejection(info(rev))).message, `o/r@${rev}: the model-info response has no commit sha or file list`, rev);
+    assert.is(e.code, 'input');
+    for (const rev of ['nosha', 'shortsha', 'longsha', 'xsha', 'upper', 'nolist', 'listobj', 'null']) assert.is((await rejection(info(rev))).message, `o/r@${rev}: the model-info response has no commit sha or file list`, rev);
     assert.equal(await info('odd'), {
       repo: 'o/r', revision: 'odd', commit: sha,
-      files: [{ path: 'a.bin', size: 9, sha256: 'b'.repeat(64) }, { path: 'b.txt', size: -1 }, { path: 'c', size: 4 }, { path: 'd', size: -1 }],
+      files: [{ path: 'a.bin', size: 9, sha256: 'b'.repeat(64) }, { path: 'b.txt', size: -1 }, { path: 'c', size: 4 }, { path: 'd', size: -1 }, { path: 'e', size: 1 }, { path: 'f', size: 1 }],
     });
     assert.match(s.requests[0].url, /^\/api\/models\/o\/r\/revision\/notjson\?blobs=true$/);
   } finally { await s.close(); }
@@ -342,6 +369,8 @@ dl('servers that ignore the range, stop short, send too much, or keep dropping',
     if (mode.now === 'short') { const part = body.subarray(start, start + 10_000); res.writeHead(start ? 206 : 200, { 'content-length': part.length }); res.end(part); return; }
     if (mode.now === 'too-much') { res.writeHead(200); res.end(Buffer.concat([body, Buffer.from('!')])); return; }
     if (mode.now === 'no-size') { res.writeHead(200); res.end(body); return; }
+    if (mode.now.startsWith('linked:')) { res.writeHead(200, { 'x-linked-etag': mode.now.slice(7) }); res.end(body); return; }
+    if (mode.now === 'short-linked') { const part = body.subarray(start, start + 10_000); res.writeHead(start ? 206 : 200, { 'content-length': part.length, 'x-linked-size': body.length }); res.end(part); return; }
     // 'drop': a declared length, then the connection ends early
     res.writeHead(start ? 206 : 200, { 'content-length': body.length - start });
     res.write(body.subarray(start, start + 1000), () => res.socket?.destroy());
@@ -377,6 +406,36 @@ dl('servers that ignore the range, stop short, send too much, or keep dropping',
     d = dest(); prepare(d);
     await downloadFile(h(), 'o/r', 'c'.repeat(40), { path: 'w.bin', size: -1, sha256: sha256(body) }, d, { quiet: true });
     assert.equal(readFileSync(d), body);
+    // without a size in the model info, X-Linked-Size (not one response's length) is the size
+    mode.now = 'short-linked'; s.requests.length = 0;
+    d = dest(); prepare(d);
+    await downloadFile(h(), 'o/r', 'c'.repeat(40), { path: 'w.bin', size: -1, sha256: sha256(body) }, d, { quiet: true });
+    assert.equal(readFileSync(d), body);
+    assert.is(s.requests.length, 5);
+    // without a sha256 in the model info, X-Linked-Etag's is checked when it is one (weak or not)
+    const wrong = '0'.repeat(64);
+    for (const [etag, ok] of [[`W/"${wrong}"`, false], [`"${wrong}"`, false], [`"${sha256(body)}"`, true], [`"x${wrong}"`, true], [`"${wrong}x"`, true]] as const) {
+      mode.now = `linked:${etag}`;
+      d = dest(); prepare(d);
+      const p = downloadFile(h(), 'o/r', 'c'.repeat(40), { path: 'w.bin', size: body.length }, d, { quiet: true });
+      if (ok) { await p; assert.equal(readFileSync(d), body, etag); } else assert.match((await rejection(p)).message, /sha256 mismatch/, etag);
+    }
+    // a zero-byte file: a stale partial goes, nothing is requested
+    s.requests.length = 0;
+    d = dest(); prepare(d, Buffer.from('stale'));
+    await downloadFile(h(), 'o/r', 'c'.repeat(40), { path: 'empty', size: 0, sha256: sha256(new Uint8Array(0)) }, d, { quiet: true });
+    assert.equal([readFileSync(d).length, s.requests.length], [0, 0]);
+    // a partial that is already whole (an earlier run stopped before the rename): checked, renamed, nothing fetched
+    d = dest(); prepare(d, body);
+    await downloadFile(h(), 'o/r', 'c'.repeat(40), file, d, { quiet: true });
+    assert.equal([readFileSync(d), s.requests.length], [body, 0]);
+    // a full disk (the partial is /dev/full): an io error, and no partial left
+    mode.now = 'no-size';
+    d = dest(); prepare(d);
+    symlinkSync('/dev/full', `${d}.partial`);
+    e = await rejection(downloadFile(h(), 'o/r', 'c'.repeat(40), file, d, { quiet: true }));
+    assert.equal([e.code, e.message], ['io', `${d}: cannot write (the disk is full); nothing partial was kept`]);
+    assert.not.ok(existsSync(`${d}.partial`) || existsSync(d));
     // a connection that keeps dropping: resumed each time, then an io error naming the byte; the partial stays
     mode.now = 'drop'; s.requests.length = 0;
     d = dest(); prepare(d);
@@ -391,7 +450,8 @@ dl('small files are checked against their ETag (git blob sha1, or sha256), with 
   const h = new HubHttp(cfg());
   assert.is(new TextDecoder().decode(await fetchSmallFile(h, 'test/small', commit(), 'README.md')), README);
   const text = Buffer.from('{"a": 1}\n');
-  const etags: Record<string, string> = { git: `"${gitSha(text)}"`, weak: `W/"${gitSha(text)}"`, sha256: `"${sha256(text)}"`, none: '', badgit: `"${'0'.repeat(40)}"`, bad256: `"${'0'.repeat(64)}"`, other: '"xyz"' };
+  const etags: Record<string, string> = { git: `"${gitSha(text)}"`, weak: `W/"${gitSha(text)}"`, sha256: `"${sha256(text)}"`, none: '', badgit: `"${'0'.repeat(40)}"`, bad256: `"${'0'.repeat(64)}"`, badweak: `W/"${'0'.repeat(40)}"`, other: '"xyz"',
+    x40: `"x${'0'.repeat(40)}"`, x40after: `"${'0'.repeat(40)}x"`, x64: `"x${'0'.repeat(64)}"`, x64after: `"${'0'.repeat(64)}x"` };
   const s = await scripted((req, res) => {
     const k = req.url!.split('/').pop()!;
     res.writeHead(200, { 'content-length': k === 'big' ? 2_000_000 : text.length, ...(etags[k] ? { etag: etags[k] } : {}) });
@@ -400,11 +460,12 @@ dl('small files are checked against their ETag (git blob sha1, or sha256), with 
   try {
     const get = (k: string, max?: number) => fetchSmallFile(new HubHttp({ endpoint: s.url, offline: false }), 'o/r', 'c'.repeat(40), k, max);
     // an ETag that is neither hash (a mirror's own) cannot be checked, and is not held against the file
-    for (const k of ['git', 'weak', 'sha256', 'none', 'other']) assert.equal(Buffer.from(await get(k)), text, k);
-    for (const k of ['badgit', 'bad256']) {
+    for (const k of ['git', 'weak', 'sha256', 'none', 'other', 'x40', 'x40after', 'x64', 'x64after']) assert.equal(Buffer.from(await get(k)), text, k);
+    for (const k of ['badgit', 'bad256', 'badweak']) {
       const e = await rejection(get(k));
-      assert.is(e.message, `o/r@cccccccccccc: ${k}: content does not match its ETag ${etags[k].replace(/"/g, '')}`);
+      assert.equal([e.code, e.message], ['input', `o/r@cccccccccccc: ${k}: content does not match its ETag ${etags[k].replace(/^W\//, '').replace(/"/g, '')}`]);
     }
+    assert.is((await rejection(get('big', 1_000_000))).code, 'input');
     assert.is((await rejection(get('big', 1_000_000))).message, 'o/r@cccccccccccc: big: 2000000 bytes is larger than 1000000 for a config or tokenizer file');
     assert.is((await get('big', 2_000_000)).length, 2_000_000, 'the cap itself is allowed');
   } finally { await s.close(); }
