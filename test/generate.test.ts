@@ -85,6 +85,56 @@ test('stop strings: text that could begin one is held back until it cannot, and 
   for (const r of [plain, held, end]) assert.ok(r.pieces.every((p) => p.text.length > 0 && p.tokens.length > 0), 'no empty piece');
 });
 
+test('stop strings: the text before the stop is one last piece (none when the stop starts a piece)', async () => {
+  // 'ael' inside ' Israel': ' Isr' is the last piece
+  let r = await pieces({ maxTokens: 24, stop: ['ael'] });
+  assert.equal([r.text, r.stopReason], [', when the king of Isr', 'stop']);
+  assert.equal(r.pieces.at(-1), { text: ' Isr', tokens: [438] });
+  // ' when' is the whole second piece: nothing after ','
+  r = await pieces({ maxTokens: 24, stop: [' when'] });
+  assert.equal(r.pieces, [{ text: ',', tokens: [4049] }]);
+  assert.is(r.text, ',');
+});
+
+test('end of text, abort, one iteration, and onSample', async () => {
+  const eos = model.tokenizer!.eosId;
+  // 'In the beginning' reaches EOS after 16 tokens: it ends there and is not part of the result
+  const atEos = await model.complete('In the beginning', { temperature: 0, maxTokens: 64 });
+  assert.equal([atEos.stopReason, atEos.tokens.length, atEos.tokens.includes(eos)], ['stop', 16, false]);
+  const past = await model.complete('In the beginning', { temperature: 0, maxTokens: 20, stopAtEos: false });
+  assert.equal([past.stopReason, past.tokens[16], past.tokens.length], ['length', eos, 20]);
+  // an aborted signal: no token; an abort after the third piece: three tokens
+  const ac = new AbortController(); ac.abort();
+  const none = await model.complete(PROMPT, { ...GREEDY, maxTokens: 10, signal: ac.signal });
+  assert.equal([none.stopReason, none.tokens], ['abort', []]);
+  const mid = new AbortController();
+  const s = model.generate(PROMPT, { ...GREEDY, maxTokens: 20, signal: mid.signal });
+  let n = 0;
+  for await (const _ of s) if (++n === 3) mid.abort();
+  const r = await s.result;
+  assert.equal([r.stopReason, r.tokens.length], ['abort', 3]);
+  // a stream is iterated once; leaving it early rejects its result
+  const again = await s[Symbol.asyncIterator]().next().then(() => null, (e) => e);
+  assert.ok(again && again.code === 'state' && /iterated only once/.test(again.message), String(again));
+  const early = model.generate(PROMPT, { ...GREEDY, maxTokens: 20 });
+  for await (const _ of early) break;
+  const err = await early.result.then(() => null, (e) => e);
+  assert.ok(err && err.name === 'AbortError' && /not iterated to its end/.test(err.message), String(err));
+  // onSample: each kept token with the logits it was drawn from, before penalties
+  const seen: [number, Float32Array][] = [];
+  const pen = await model.complete(PROMPT, { ...GREEDY, maxTokens: 6, repetitionPenalty: 5, onSample: (t, l) => seen.push([t, l.slice()]) });
+  assert.equal(seen.map(([t]) => t), pen.tokens);
+  const ids = [...model.tokenize(PROMPT), ...pen.tokens];
+  const all = model.evaluate(ids);
+  const V = model.config.vocabSize;
+  seen.forEach(([, l], i) => {
+    const row = all.subarray((ids.length - 6 + i - 1) * V, (ids.length - 6 + i) * V);
+    let d = 0;
+    for (let k = 0; k < V; k++) d = Math.max(d, Math.abs(row[k] - l[k]));
+    assert.ok(d < 1e-2, `step ${i}: the logits differ from evaluate() by ${d}`);
+  });
+});
+
 test('a context shift drops the oldest half after keepTokens; sequence.tokens shows what the cache keeps', async () => {
   const small = await loadModel(FILE, { threads: 1, contextLength: 32 });
   try {
