@@ -277,7 +277,10 @@ http('model info bodies that are not what the Hub sends', async () => {
     const e = await rejection(info('notjson'));
     assert.match(e.message, /^o\/r@notjson: the model-info response is not JSON \(.+\)$/);
     assert.is(e.code, 'input');
-    for (const rev of ['nosha', 'shortsha', 'longsha', 'xsha', 'upper', 'nolist', 'listobj', 'null']) assert.is((await rejection(info(rev))).message, `o/r@${rev}: the model-info response has no commit sha or file list`, rev);
+    for (const rev of ['nosha', 'shortsha', 'longsha', 'xsha', 'upper', 'nolist', 'listobj', 'null']) {
+      const e = await rejection(info(rev));
+      assert.equal([e.code, e.message], ['input', `o/r@${rev}: the model-info response has no commit sha or file list`], rev);
+    }
     assert.equal(await info('odd'), {
       repo: 'o/r', revision: 'odd', commit: sha,
       files: [{ path: 'a.bin', size: 9, sha256: 'b'.repeat(64) }, { path: 'b.txt', size: -1 }, { path: 'c', size: 4 }, { path: 'd', size: -1 }, { path: 'e', size: 1 }, { path: 'f', size: 1 }],
