@@ -197,6 +197,8 @@ test('chat: messages, roles, names, content parts, logprobs and response_format'
   const sys = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hello' }];
   const asSystem = (await reply(sys)).message.content;
   assert.is((await reply([{ ...sys[0], role: 'developer' }, sys[1]])).message.content, asSystem, 'developer is system');
+  const promptTokens = async (messages: unknown) => (await accepted(CHAT, { messages, max_tokens: 1 })).usage.prompt_tokens;
+  assert.is(await promptTokens([{ ...sys[0], role: 'developer' }, sys[1]]), await promptTokens(sys), 'developer is system, token for token');
   assert.is((await reply([sys[0], { role: 'user', content: [{ type: 'text', text: 'Hel' }, { type: 'text', text: 'lo' }] }])).message.content, asSystem, 'text parts are joined');
   assert.is((await reply([sys[0], { ...sys[1], name: 'ann' }])).message.content, asSystem, 'a name is accepted');
   // each role as the library's chat format renders it: the same prompt tokens, the same reply
