@@ -59,12 +59,37 @@
 // Keeping the scales out of the entries (a plain ±a/±b per entry, one accumulator per scale) would
 // need 4 accumulators per part and stage instead of 1: more ops per byte, not fewer.
 //
-// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W) at L = 1 (pass1): 1 load, 3 ops for
-// the nibbles (and; i16x8.shr_u + and), and per part (Re, Im) 2 table loads, 2 swizzles (V8 puts a
-// paddusb before each on x86-64; the relaxed-SIMD build's i8x16.relaxed_swizzle is a bare pshufb,
-// deterministic for these 4-bit indices), 2 shifts and 4 i16 adds: 19 vector ops (+4 paddusb in the
-// SIMD128 build). At L = 3 the 12 accumulators would spill, so Re and Im are two passes over the
-// block's codes (at most 2 KiB, in L1), 62 ops (~2.1-2.6 GB/s).
+// Cost per 16 code bytes (64 codes, 16 rows × 2 inputs × U and W) at L = 1 (pass1), read from
+// `node --print-wasm-code` (Node 20, V8 11.3; TurboFan unrolls the loop, nothing spills): 5 loads
+// (the code vector, 4 table halves), 3 ops for the nibbles (vpand; vpsrlw + vpand), 4 vpshufb, 8
+// vpaddw and 4 vpsrlw for the sums: 19 vector ALU ops, plus a vpaddusb before every swizzle in the
+// SIMD128 build (4, though there are only 2 distinct indices): 23. At L = 3 the 12 accumulators would
+// spill, so Re and Im are two passes over the block's codes (at most 2 KiB, in L1), 62 ops.
+//
+// Decode's bound, measured 2026-12-02 (4096x4096, S = 2, one thread, interleaved rounds of both
+// builds in one process; 2-core AMD EPYC, Zen 4 (family 25 model 17), shared: figures moved ±20 %):
+//   - codes in cache: relaxed 8.5-11.1 GB/s of codes, SIMD128 6.1-7.9. Zen 4 has 4 vector ALU pipes,
+//     shuffles and shifts on 2 of them (9 of the 19 ops): >= 4.75 cycles per 16 bytes, about what
+//     this runs at. The kernel is bound by its vector ops.
+//   - codes from memory (each call on another copy, 96 MiB in all, as in decode): relaxed 6.0-7.1
+//     GB/s, SIMD128 4.7-5.4: 25-32 % and 21-24 % of the 21-24 GB/s read roofline. The time from memory
+//     is about the time in cache plus the time to stream the codes (1/6.5 ≈ 1/9.4 + 1/24): at this
+//     density of ops the reorder window (~450 ops) holds ~300 bytes of codes ahead, too few misses in
+//     flight to hide DRAM latency beyond what the hardware prefetcher covers, and WebAssembly has no
+//     prefetch instruction. 50 % of the roofline (11-12 GB/s from memory) would take <= ~10 vector ops
+//     per 16 bytes (native TQ2_0's AVX2 loop does ~8 per 16 bytes, 256 bits at a time).
+//   - in decode (TinyLlama-1.1B shape, relaxed, one thread, --cpu-prof): this kernel 60 % of the
+//     samples, cmatvec_prepare 6.4 % (about a tenth of the kernel's time), the rest of the model ~1 %.
+// Tried in those runs and left:
+//   - odd-row sums by i16x8.extadd_pairwise_i8x16_u (vpmaddubsw, on the multiply pipes) instead of
+//     the shifts, odd = (Σ pairwise − Σ lanes)·257 mod 2^16 (257 = −255⁻¹): same op count, 5-10 % slower.
+//   - 7-bit entries whose two lookups add in u8 before widening (15 ops; KL ~9e-4, in budget): +13-25 %
+//     in cache and +3-25 % from memory on the relaxed build, +13 % / ±10 % on SIMD128. The int8 tables
+//     are also cmatbatch.ts's input and a batch's rows must equal decode's bit for bit, so this is a
+//     change of both kernels (and of 'fast'), not of this one alone: not done here.
+//   - scalar loads touching each tile's codes 1-8 blocks ahead (a software prefetch): +0-5 %, noise.
+//   - GROUP_TILES 1, 2, 8: the same from memory (1 re-reads the tables from L2 per tile: slower in cache).
+
 
 
 /** Rows per tile. */

@@ -4,7 +4,7 @@
 // forward pass over these calls.
 
 import { cmatvec, cmatvec_prepare, cmatvec_prepare_blocks, cmatvec_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref, tableBlocks } from './cmatvec';
-import { BATCH_LANES, cmatbatch, cmatbatch_scratch_bytes, cmatbatch_tables, cmatbatch_tables_bytes } from './cmatbatch';
+import { BATCH_LANES, batch_width, cmatbatch, cmatbatch_scratch_bytes, cmatbatch_tables, cmatbatch_tables_bytes } from './cmatbatch';
 import { matvec_f16, matvec_f32, matmul_f16, matmul_f32 } from './matvec';
 import { attention_heads, attention_heads_f16kv } from './attention';
 import { batch_row_parts, chunk_r0, chunk_r1, chunk_rows, job_arg, parallel, set_job_arg, thread_index } from './threads';
@@ -46,36 +46,70 @@ export function linear_codes_prepare(tables: usize, X: usize, scales: usize, m: 
   for (let t = 0; t < T; t++) cmatvec_prepare(tables + <usize>t * stride, X + (<usize>(t * m) << 3), scales, m, S, L);
 }
 
-// A batch of T >= 16 vectors on int8 tables also runs through cmatbatch.ts, 16 vectors at a time (the
-// rest through cmatmul). Its scratch follows the T vectors' tables: the batch tables of each whole
-// group of 16 (src/layout.ts plans the total); each thread has cmatbatch_scratch_bytes() of its own.
+// A batch of T >= BATCH_MIN vectors on int8 tables runs through cmatbatch.ts: groups of 16 vectors,
+// then the rest as one group of 8 or 16 where there are at least BATCH_MIN of them, else through
+// cmatmul. Its scratch follows the T vectors' tables: each group's batch tables (src/layout.ts plans
+// the total); each thread has cmatbatch_scratch_bytes() of its own.
 
-/** Groups of 16 vectors a batch of T at L levels runs through cmatbatch (0: none). */
-export function linear_codes_groups(T: i32, L: i32): i32 {
-  return L == 1 ? T / BATCH_LANES : 0;
+/**
+ * Fewest vectors a group runs through cmatbatch: at 4 vectors in a group of 8, cmatbatch costs per
+ * vector what cmatmul (cmatvec's lookups, one tile's codes for every vector) does; at 5, 1.2-1.4x less
+ * (bench/results/kernels-batch.txt).
+ */
+const BATCH_MIN: i32 = 5;
+
+/**
+ * Fewest rows a linear runs through cmatbatch: each share of its rows pays a chunk's expansion (256
+ * lines per record), which at TinyLlama's k, v (128 rows) costs more than cmatmul's whole pass; at
+ * 1024 rows in two shares cmatbatch is 1.1x cmatmul, at 2816 1.4x (bench/results/kernels-batch.txt).
+ */
+const BATCH_MIN_ROWS: i32 = 1024;
+
+/**
+ * Groups a batch of T at L levels runs through cmatbatch for a linear of n complex rows (0: none):
+ * the full groups of 16 and a last narrower one.
+ */
+export function linear_codes_groups(T: i32, L: i32, n: i32): i32 {
+  if (L != 1 || n < BATCH_MIN_ROWS) return 0;
+  return (T >> 4) + ((T & 15) >= BATCH_MIN ? 1 : 0);
+}
+
+/** Width of group g (4, 8 or 16) of a batch of T. */
+// @ts-ignore: decorator
+@inline
+function groupWidth(T: i32, g: i32): i32 {
+  return g < (T >> 4) ? BATCH_LANES : batch_width(T & 15);
+}
+
+/** Vectors in group g of a batch of T. */
+// @ts-ignore: decorator
+@inline
+function groupVectors(T: i32, g: i32): i32 {
+  return min(BATCH_LANES, T - g * BATCH_LANES);
 }
 
 /**
- * Units of a batch's rows pass (0 when it has no groups): each group of 16 vectors, and the vectors
- * after the last whole group together (through cmatmul), each over any row range.
+ * Units of a batch's rows pass (0 when it has no groups): each group, and the vectors after the last
+ * group together (through cmatmul), each over any row range.
  */
-export function linear_codes_units(T: i32, L: i32): i32 {
-  const G = linear_codes_groups(T, L);
+export function linear_codes_units(T: i32, L: i32, n: i32): i32 {
+  const G = linear_codes_groups(T, L, n);
   return G == 0 ? 0 : G + (T > G * BATCH_LANES ? 1 : 0);
 }
 
-/** Where group g's batch tables start, for T vectors at L levels. */
+/** Where group g's batch tables start, for T vectors at L levels (groups before g are 16 wide). */
 // @ts-ignore: decorator
 @inline
 function groupTables(tables: usize, m: i32, S: i32, T: i32, L: i32, g: i32): usize {
-  return tables + <usize>T * <usize>cmatvec_tables_bytes(m, S, L) + <usize>g * <usize>cmatbatch_tables_bytes(m, S);
+  return tables + <usize>T * <usize>cmatvec_tables_bytes(m, S, L) + <usize>g * <usize>cmatbatch_tables_bytes(m, S, BATCH_LANES);
 }
 
 export function linear_codes_scratch_bytes(m: i32, S: i32, T: i32): i32 {
   // -> bytes of a linear's tables scratch for T vectors (m complex inputs, S stages):
   // the most either precision uses
   const exact = T * cmatvec_tables_bytes(m, S, 3);
-  const fast = <i32>groupTables(0, m, S, T, 1, linear_codes_groups(T, 1));
+  const G = linear_codes_groups(T, 1, I32.MAX_VALUE);
+  const fast = G == 0 ? T * cmatvec_tables_bytes(m, S, 1) : <i32>groupTables(0, m, S, T, 1, G - 1) + cmatbatch_tables_bytes(m, S, groupWidth(T, G - 1));
   return max(exact, fast);
 }
 
@@ -85,20 +119,20 @@ export function linear_codes_batch(tables: usize, m: i32, S: i32, T: i32, u0: i3
   const stride = <usize>cmatvec_tables_bytes(m, S, 1);
   while (u0 < u1) {
     const g = u0 / P, p0 = u0 - g * P, p1 = min(P, p0 + u1 - u0);
-    cmatbatch_tables(groupTables(tables, m, S, T, 1, g), tables + <usize>(g * BATCH_LANES) * stride, m, S, p0, p1);
+    cmatbatch_tables(groupTables(tables, m, S, T, 1, g), tables + <usize>(g * BATCH_LANES) * stride, m, S, groupWidth(T, g), groupVectors(T, g), p0, p1);
     u0 += p1 - p0;
   }
 }
 
 /**
- * Unit u (linear_codes_units) of a batch's rows [r0, r1): group u's 16 vectors through cmatbatch,
- * or the vectors after the last whole group through cmatmul. scratch: the calling thread's own.
+ * Unit u (linear_codes_units) of a batch's rows [r0, r1): group u's vectors through cmatbatch, or
+ * the vectors after the last group through cmatmul. scratch: the calling thread's own.
  */
 export function linear_codes_unit(Y: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, u: i32, r0: i32, r1: i32, scratch: usize): void {
   const L = <i32>load<u32>(tables);
-  const G = linear_codes_groups(T, L);
+  const G = linear_codes_groups(T, L, n);
   if (u < G) {
-    cmatbatch(Y, groupTables(tables, m, S, T, L, u), codes, n, m, S, u * BATCH_LANES, BATCH_LANES, r0, r1, scratch);
+    cmatbatch(Y, groupTables(tables, m, S, T, L, u), codes, n, m, S, groupWidth(T, u), u * BATCH_LANES, groupVectors(T, u), r0, r1, scratch);
   } else {
     const done = G * BATCH_LANES;
     cmatmul(Y + <usize>done * (<usize>n << 3), tables + <usize>done * <usize>cmatvec_tables_bytes(m, S, L), codes, scales, n, m, S, T - done, r0, r1);
@@ -113,7 +147,7 @@ export function linear_codes_unit(Y: usize, tables: usize, codes: usize, scales:
 @inline
 export function linear_codes_rows(Y: usize, X: usize, tables: usize, codes: usize, scales: usize, n: i32, m: i32, S: i32, T: i32, r0: i32, r1: i32, scratch: usize): void {
   const L = <i32>load<u32>(tables);
-  const units = linear_codes_units(T, L);
+  const units = linear_codes_units(T, L, n);
   if (L == 0) {
     if (T == 1) cmatvec_ref(Y, X, codes, scales, n, m, S, r0, r1);
     else cmatmul_ref(Y, X, codes, scales, n, m, S, T, r0, r1);
@@ -179,7 +213,7 @@ function linear_prepare(ctrl: usize, x: usize, rec: usize, out: i32, inp: i32, S
     parallel(ctrl, T == 1 ? JOB_PREPARE_BLOCKS : JOB_PREPARE, units, chunk);
   }
   // Batch tables: per input pair and group, 2 KiB per stage transposed (~0.1 µs per stage, ~2^11 units).
-  const pairs = linear_codes_groups(T, L) * ((m + 1) >> 1);
+  const pairs = linear_codes_groups(T, L, out >> 1) * ((m + 1) >> 1);
   if (pairs == 0) return;
   const pc = chunk_rows(ctrl, pairs, (1 << 11) * S, 1);
   if (pc >= pairs) {
@@ -235,8 +269,11 @@ export function linear(ctrl: usize, y: usize, x: usize, rec: usize, out: i32, in
   linear_prepare(ctrl, x, rec, out, inp, S, T);
   const codes = load<u32>(rec) == LIN_CODES;
   const rows = codes ? out >> 1 : out;
-  const units = codes ? linear_codes_units(T, linear_codes_levels(rec)) : 0;
-  const parts = units > 0 ? batch_row_parts(ctrl, units) : 0;
+  const units = codes ? linear_codes_units(T, linear_codes_levels(rec), rows) : 0;
+  // One row share per thread and unit (batch_row_parts gives two: ceil(2·threads / units)): each
+  // share of a group pays its own expansions, so fewer shares over more rows are cheaper
+  // (TinyLlama's q at 4 shares: 0.6x the time of 1; bench/kernels.ts --parts).
+  const parts = units > 0 ? batch_row_parts(ctrl, 2 * units) : 0;
   if (parts > 0) {
     linear_units(ctrl, y, rec, rows, inp >> 1, S, T, units, parts, ts);
     return;

@@ -6,7 +6,7 @@ export {
   cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_blocks, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref,
 } from "./cmatvec";
 export { set_kernel, kernel_build, linear_codes_scratch_bytes, attention_tokens } from "./dispatch";
-export { cmatbatch, cmatbatch_scratch_bytes, cmatbatch_tables, cmatbatch_tables_ref, cmatbatch_tables_bytes } from "./cmatbatch";
+export { cmatbatch, cmatbatch_ref, cmatbatch_scratch_bytes, cmatbatch_tables, cmatbatch_tables_ref, cmatbatch_tables_bytes } from "./cmatbatch";
 export {
   matvec_f32, matvec_f32_ref, matvec_f16, matvec_f16_ref,
   matmul_f32, matmul_f32_ref, matmul_f16, matmul_f16_ref,

@@ -14,7 +14,8 @@
 //           +144..+191  job arguments, 12 u32 (written by the poster before it publishes the epoch)
 //   line 3  +192 i32  threads (poster included), +196 1 when the poster may block in atomic.wait
 //                     (not a browser's main thread), +200 smallest chunk worth splitting off
-//                     (forward.ts's work units), +204 spins before sleeping
+//                     (forward.ts's work units), +204 the poster's polls of `done` before it sleeps,
+//                     +208 a worker's polls of the job word before it sleeps
 //
 // Posting: arguments (plain stores), done = 0, then the new epoch with chunk 0 (seq-cst store), and a
 // notify only when a worker sleeps. Claiming is a compare-exchange on the whole job word, so a claim
@@ -51,6 +52,7 @@ const C_THREADS: usize = 192;
 const C_POSTER_BLOCKS: usize = 196;
 const C_MIN_WORK: usize = 200;
 const C_SPIN: usize = 204;
+const C_WORKER_SPIN: usize = 208;
 
 export const JOB_QUIT: i32 = 1;
 
@@ -193,7 +195,7 @@ export function threads_stop(ctrl: usize): void {
 export function worker_main(ctrl: usize, tid: i32): void {
   THREAD_INDEX = tid;
   let seen: i64 = 0;
-  const spin = load<i32>(ctrl + C_SPIN);
+  const spin = load<i32>(ctrl + C_WORKER_SPIN);
   for (;;) {
     let w = atomic.load<i64>(ctrl + C_JOB);
     for (let n = 0; (w >>> 32) == seen && n < spin; n++) w = atomic.load<i64>(ctrl + C_JOB);

@@ -16,6 +16,8 @@
 import { readFileSync } from "node:fs";
 
 const quick = process.argv.includes("--quick");
+// --batch: only the batch section (after the checks)
+const quickBatch = process.argv.includes("--batch");
 const wasmArg = process.argv.indexOf("--wasm");
 const wasmPath = wasmArg > 0 ? process.argv[wasmArg + 1] : new URL("../build/fairy2i.wasm", import.meta.url);
 const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {
@@ -171,16 +173,23 @@ const rooflineBytes = 64 << 20;
 const rbuf = alloc(rooflineBytes); fillU8(rbuf, rooflineBytes);
 
 /**
+ * CPU time of this process in ms (µs resolution): a call of several ms on a loaded machine is
+ * preempted in most rounds, so the fastest wall time favours short calls; CPU time does not count
+ * the time other processes ran.
+ */
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+
+/**
  * Fastest call of each variant over interleaved rounds (each round calls every variant once), ms.
  * The minimum, not the median: on a shared machine other processes only ever add time, and a
  * call of several ms is preempted more often than one of 0.5 ms, which would skew the ratios.
  */
-function rounds(variants: (() => void)[], minMs: number, maxRounds: number): number[] {
+function rounds(variants: (() => void)[], minMs: number, maxRounds: number, clock = () => performance.now()): number[] {
   for (const v of variants) v(); // warm up
   const ts = variants.map(() => [] as number[]);
   const t0 = performance.now();
   for (let r = 0; r < maxRounds && (r < 3 || performance.now() - t0 < minMs); r++) {
-    variants.forEach((v, i) => { const a = performance.now(); v(); ts[i].push(performance.now() - a); });
+    variants.forEach((v, i) => { const a = clock(); v(); ts[i].push(clock() - a); });
   }
   return ts.map((t) => Math.min(...t));
 }
@@ -195,10 +204,11 @@ quantized linears at LLaMA-2-7B shapes (real out x in), one thread: GB/s of pack
   tables1: the engine's default kernel (precision 'fast'), int8 tables; prepare: its per-vector table build
   tables3: precision 'exact', 3 digit levels (~20-bit tables)
   ref: the exact scalar reference
+  in cache: tables1 on one copy of the codes every call (from L2/L3): the kernel's own speed
   build: ${typeof wasmPath === "string" ? wasmPath : "build/fairy2i.wasm"}`);
 const EVICT = 96 << 20;
-for (const S of [2, 1]) {
-  console.log(`S = ${S}\nshape          codes MiB   tables1 ms  GB/s   %roof   tables3 ms  GB/s   %roof   prepare ms   ref ms`);
+for (const S of quickBatch ? [] : [2, 1]) {
+  console.log(`S = ${S}\nshape          codes MiB   tables1 ms  GB/s   %roof   tables3 ms  GB/s   %roof   prepare ms   ref ms  in cache GB/s`);
   for (const [outR, inR] of [[4096, 4096], [11008, 4096], [4096, 11008]]) {
     const n = outR / 2, m = inR / 2;
     const bytes = codesBytes(n, m, S);
@@ -211,53 +221,82 @@ for (const S of [2, 1]) {
     k.cmatvec_prepare(t1, x, scales, m, S, 1);
     k.cmatvec_prepare(t3, x, scales, m, S, 3);
     let i3 = 0, i1 = 0;
-    const [roofMs, ms1, ms3, prep] = rounds([
+    const [roofMs, ms1, ms3, prep, hot1] = rounds([
       () => k.bandwidth_read(rbuf, rooflineBytes, 1),
       () => k.cmatvec(y, t1, cs[i1++ % copies], scales, n, m, S, 0, n),
       () => k.cmatvec(y, t3, cs[i3++ % copies], scales, n, m, S, 0, n),
       () => k.cmatvec_prepare(t1, x, scales, m, S, 1),
+      () => k.cmatvec(y, t1, cs[0], scales, n, m, S, 0, n), // the same copy every time: codes from L2/L3
     ], 1500, 60);
     const ref = outR === 4096 && inR === 4096 ? time(() => k.cmatvec_ref(y, x, cs[0], scales, n, m, S, 0, n), 0, 3) : NaN;
     const r = gbs(rooflineBytes, roofMs);
     const col = (ms: number) => `${ms.toFixed(2).padStart(10)} ${gbs(bytes, ms).toFixed(2).padStart(6)} ${(gbs(bytes, ms) / r * 100).toFixed(0).padStart(6)}%`;
-    console.log(`${`${outR}x${inR}`.padEnd(14)} ${(bytes / 2 ** 20).toFixed(2).padStart(9)} ${col(ms1)} ${col(ms3)} ${prep.toFixed(2).padStart(12)} ${Number.isNaN(ref) ? '' : ref.toFixed(0).padStart(8)}` +
-      `   (roofline this run ${r.toFixed(1)} GB/s)`);
+    console.log(`${`${outR}x${inR}`.padEnd(14)} ${(bytes / 2 ** 20).toFixed(2).padStart(9)} ${col(ms1)} ${col(ms3)} ${prep.toFixed(2).padStart(12)} ${Number.isNaN(ref) ? '        ' : ref.toFixed(0).padStart(8)}` +
+      ` ${gbs(bytes, hot1).toFixed(2).padStart(10)}   (roofline this run ${r.toFixed(1)} GB/s)`);
     top = cs[0];
   }
 }
 
 {
-  // Batched prompts at LLaMA-2-7B's 4096x4096 (codes copies as above, so they come from memory):
-  // cmatmul (the swizzle kernel per vector) and cmatbatch (16 vectors per lane, cmatbatch.ts) with
-  // the table builds each needs, per vector, against one cmatvec.
-  const S = 2, n = 2048, m = 2048, T = 64;
-  const bytes = codesBytes(n, m, S);
-  const copies = Math.max(1, Math.ceil(EVICT / bytes));
-  const cs = Array.from({ length: copies }, () => { const c = alloc(bytes); fillU8(c, bytes); return c; });
-  const scales = alloc(16 * S); fillF32(scales, 4 * S, 0.05);
-  const X = alloc(8 * m * T); fillF32(X, 2 * m * T);
-  const tb = k.cmatvec_tables_bytes(m, S, 1), bb = k.cmatbatch_tables_bytes(m, S);
-  const tables = alloc(tb * T), bt = alloc(bb * (T / 16)), xt = alloc(k.cmatbatch_scratch_bytes());
-  const Y = alloc(8 * n * T), Y2 = alloc(8 * n * T);
-  const prep = () => { for (let t = 0; t < T; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 1); };
-  const batchPrep = () => { for (let g = 0; g < T / 16; g++) k.cmatbatch_tables(bt + g * bb, tables + 16 * g * tb, m, S, 0, m / 2); };
-  prep(); batchPrep();
-  k.cmatmul(Y, tables, cs[0], scales, n, m, S, T, 0, n);
-  for (let g = 0; g < T / 16; g++) k.cmatbatch(Y2, bt + g * bb, cs[0], n, m, S, 16 * g, 16, 0, n, xt);
-  const d = f32(Y, 2 * n * T).findIndex((v, i) => v !== f32(Y2, 2 * n * T)[i]);
-  if (d >= 0) { console.log(`MISMATCH cmatbatch vs cmatmul at ${d}`); process.exit(1); }
-  let i1 = 0, i2 = 0, i3 = 0;
-  const [one, mm, batch, p1, p2] = rounds([
-    () => k.cmatvec(Y, tables, cs[i1++ % copies], scales, n, m, S, 0, n),
-    () => k.cmatmul(Y, tables, cs[i2++ % copies], scales, n, m, S, T, 0, n),
-    () => { const c = cs[i3++ % copies]; for (let g = 0; g < T / 16; g++) k.cmatbatch(Y2, bt + g * bb, c, n, m, S, 16 * g, 16, 0, n, xt); },
-    prep,
-    batchPrep,
-  ], 1000, 20);
-  console.log(`\n4096x4096 S=2, int8 tables, a batch of ${T}, per vector: cmatvec ${one.toFixed(3)} ms; cmatmul ${(mm / T).toFixed(3)} ms; ` +
-    `cmatbatch ${(batch / T).toFixed(3)} ms (${(one / (batch / T)).toFixed(2)}x cmatvec); tables ${(p1 / T).toFixed(3)} ms + batch tables ${(p2 / T).toFixed(3)} ms`);
-  top = cs[0];
+  // Batches (prompts, several sequences decoding together) at LLaMA-2-7B's 4096x4096 and 11008x4096
+  // (codes copies as above, so they come from memory), per vector against one cmatvec: cmatmul (the
+  // swizzle kernel per vector over one tile's codes) and cmatbatch (groups of 4, 8 or 16 vectors in
+  // the lanes, cmatbatch.ts, grouped as assembly/dispatch.ts groups them), with the table builds
+  // each needs. Checked bit for bit against cmatvec first.
+  const S = 2;
+  // --shapes OUTxIN,..: other shapes (TinyLlama's: 2048x2048,256x2048,5632x2048,2048x5632); --parts P:
+  // each call over P row ranges one after the other, as P shares of the rows on threads would be
+  const shapeArg = process.argv.indexOf("--shapes"), partsArg = process.argv.indexOf("--parts");
+  const shapes = shapeArg > 0 ? process.argv[shapeArg + 1].split(",").map((x) => x.split("x").map(Number)) : [[4096, 4096], [11008, 4096]];
+  const parts = partsArg > 0 ? Number(process.argv[partsArg + 1]) : 1;
+  const forced = Number(process.env.BATCH_WIDTH ?? 0); // a fixed group width, to compare widths
+  const width = (r: number) => forced || (r > 8 ? 16 : 8);
+  console.log(`\nbatches, S = ${S}, int8 tables, CPU ms per vector (one thread, fastest of interleaved rounds); cmatbatch's batch tables included`);
+  console.log(`shape        B   cmatvec   cmatmul  cmatbatch  batch/cmatvec  (tables per vector ms)`);
+  const Bs = [1, 2, 4, 8, 16, 64];
+  for (const [outR, inR] of shapes) {
+    const n = outR / 2, m = inR / 2;
+    const share = Math.ceil(n / parts / 64) * 64; // a share's rows, as dispatch.ts aligns them
+    const bytes = codesBytes(n, m, S);
+    const copies = Math.max(1, Math.ceil(EVICT / bytes));
+    const cs = Array.from({ length: copies }, () => { const c = alloc(bytes); fillU8(c, bytes); return c; });
+    const scales = alloc(16 * S); fillF32(scales, 4 * S, 0.05);
+    const Tmax = 64;
+    const X = alloc(8 * m * Tmax); fillF32(X, 2 * m * Tmax);
+    const tb = k.cmatvec_tables_bytes(m, S, 1), bb = k.cmatbatch_tables_bytes(m, S, 16);
+    const tables = alloc(tb * Tmax), bt = alloc(bb * (Tmax / 4)), xt = alloc(k.cmatbatch_scratch_bytes());
+    const Y = alloc(8 * n * Tmax), Y2 = alloc(8 * n * Tmax);
+    for (let t = 0; t < Tmax; t++) k.cmatvec_prepare(tables + t * tb, X + 8 * m * t, scales, m, S, 1);
+    for (const T of Bs) {
+      const groups: [number, number][] = []; // [first vector, vectors]
+      for (let v = 0; v < T; v += 16) groups.push([v, Math.min(16, T - v)]);
+      const batchPrep = () => groups.forEach(([v, nv], g) => k.cmatbatch_tables(bt + g * bb, tables + v * tb, m, S, width(nv), nv, 0, Math.ceil(m / 2)));
+      const batch = (c: number) => groups.forEach(([v, nv], g) => {
+        if (nv === 1) k.cmatvec(Y2 + 8 * n * v, tables + v * tb, c, scales, n, m, S, 0, n);
+        else for (let r0 = 0; r0 < n; r0 += share) k.cmatbatch(Y2, bt + g * bb, c, n, m, S, width(nv), v, nv, r0, Math.min(n, r0 + share), xt);
+      });
+      batchPrep(); batch(cs[0]);
+      for (let t = 0; t < T; t++) k.cmatvec(Y + 8 * n * t, tables + t * tb, cs[0], scales, n, m, S, 0, n);
+      const d = f32(Y, 2 * n * T).findIndex((v, i) => v !== f32(Y2, 2 * n * T)[i]);
+      if (d >= 0) { console.log(`MISMATCH cmatbatch vs cmatvec at B=${T} [${d}]`); process.exit(1); }
+      let i1 = 0, i2 = 0, i3 = 0;
+      // cmatvec twice in a round (first and last), the faster counted: the first call of a round
+      // follows the batch tables' build, which evicts its tables from L2
+      const [one0, mm, bat, p2, one1] = rounds([
+        () => k.cmatvec(Y, tables, cs[i1++ % copies], scales, n, m, S, 0, n),
+        () => k.cmatmul(Y, tables, cs[i2++ % copies], scales, n, m, S, T, 0, n),
+        () => batch(cs[i3++ % copies]),
+        batchPrep,
+        () => k.cmatvec(Y, tables, cs[i1++ % copies], scales, n, m, S, 0, n),
+      ], quickBatch ? 400 : 1000, 20, cpuMs);
+      const one = Math.min(one0, one1);
+      const per = (bat + p2) / T;
+      console.log(`${`${outR}x${inR}`.padEnd(11)} ${String(T).padStart(3)} ${one.toFixed(3).padStart(9)} ${(mm / T).toFixed(3).padStart(9)} ${per.toFixed(3).padStart(10)} ${(one / per).toFixed(2).padStart(10)}x   (${(p2 / T).toFixed(3)})`);
+    }
+    top = cs[0];
+  }
 }
+if (quickBatch) process.exit(0);
 
 for (const kind of ["f32", "f16"] as const) {
   const nOut = 4096, nIn = 4096, wb = kind === "f32" ? 4 : 2;

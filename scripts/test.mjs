@@ -6,13 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { aspectCounts, runLimited, sharedProblem, suiteCounts, uvuCounts } from './test-counts.mjs';
+import { RELAXED_PROBE } from '../src/relaxed-probe.mjs';
 
 // --relaxed: the suites on the relaxed-SIMD build (loadModel's 'auto' picks it where relaxed SIMD runs:
 // Node 20 gets V8's flag) and the AssemblyScript specs compiled with relaxed SIMD, no self-tests.
 const relaxed = process.argv.includes('--relaxed');
 const filter = process.argv.slice(2).filter((a) => a !== '--relaxed');
-const relaxedOn = WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0,
-  253, 12, ...new Array(16).fill(0), 253, 12, ...new Array(16).fill(0), 253, 128, 2, 11])); // src/wasm.ts RELAXED_PROBE
+const relaxedOn = WebAssembly.validate(RELAXED_PROBE);
 const nodeArgs = relaxed && !relaxedOn ? ['--experimental-wasm-relaxed-simd'] : [];
 const LIMIT_S = Number(process.env.FAIRY2I_SUITE_TIMEOUT_S ?? 600);
 let passed = 0, failed = 0, skipped = 0;

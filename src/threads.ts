@@ -15,6 +15,7 @@ const C_THREADS = 192;
 const C_POSTER_BLOCKS = 196;
 const C_MIN_WORK = 200;
 const C_SPIN = 204;
+const C_WORKER_SPIN = 208;
 
 /**
  * Tuning of the split, read when a model loads. Work units are additions (a code-row of m complex
@@ -25,12 +26,20 @@ export const threadTuning = {
   /** Smallest chunk worth handing to another thread: ~2 µs of the quantized kernel (~60 ps a unit). */
   minChunkWork: 1 << 15,
   /**
-   * Polls of the job word (workers) or the done counter (the posting thread) before sleeping. With
-   * 2^16 the worker slept and was woken ~450 times a token in 7B decode (its share of the chunks
-   * fell to 45 %); with 2^26 it never sleeps within a token and decode is ~10 % faster. An idle
-   * worker spins that long (tens of ms) after the last job, then sleeps.
+   * Polls of the done counter before the posting thread sleeps on it (it waits there for the other
+   * threads' last chunks of a job): with 2^26 it never sleeps within a token.
    */
   spin: 1 << 26,
+  /**
+   * Polls of the job word before a worker sleeps. It waits there while the posting thread runs the
+   * serial parts of a token and between tokens. With 2^16 the worker slept and was woken ~450 times a
+   * 7B token (its share of the chunks fell to 45 %); 2^20 (about a millisecond) outlasts the gaps
+   * within a token. Not 2^26 as before: on a machine whose cores are busy with other processes a
+   * worker that spins for tens of ms takes CPU time from the thread it waits for, and 2 threads
+   * decoded the TinyLlama shape at 4-6 tok/s, below 1 thread's 12; with 2^14-2^20, 8-15 tok/s
+   * (2026-12-02, load average 7-9 on 2 cores, interleaved runs).
+   */
+  workerSpin: 1 << 20,
   /** Most threads a model starts per logical core (Model.load caps the threads asked for); tests raise it to split a model on more threads than the machine has. */
   oversubscription: 1,
 };
@@ -123,6 +132,7 @@ export class ThreadPool {
     i32[(ctrl + C_POSTER_BLOCKS) >>> 2] = posterMayBlock(i32, ctrl) ? 1 : 0;
     i32[(ctrl + C_MIN_WORK) >>> 2] = Math.max(0, Math.min(2 ** 31 - 1, Math.round(threadTuning.minChunkWork)));
     i32[(ctrl + C_SPIN) >>> 2] = Math.max(0, Math.min(2 ** 31 - 1, Math.round(threadTuning.spin)));
+    i32[(ctrl + C_WORKER_SPIN) >>> 2] = Math.max(0, Math.min(2 ** 31 - 1, Math.round(threadTuning.workerSpin)));
     const workers: WorkerHandle[] = [];
     const ready: Promise<void>[] = [];
     const stopAll = () => {

@@ -9,6 +9,7 @@
 
 import { Fairy2iError, OptionError } from './errors.js';
 import type { EngineSizes } from './layout.js';
+import { RELAXED_PROBE } from './relaxed-probe.mjs';
 
 export interface Fairy2iExports {
   memory: WebAssembly.Memory;
@@ -39,16 +40,6 @@ export type WasmInput = WebAssembly.Module | ArrayBuffer | Uint8Array;
 export type WasmBuild = 'relaxed' | 'simd128';
 export const WASM_BUILDS: readonly (WasmBuild | 'auto')[] = ['auto', 'relaxed', 'simd128'];
 export const WASM_FILES: Record<WasmBuild, string> = { relaxed: 'fairy2i-relaxed.wasm', simd128: 'fairy2i.wasm' };
-
-/** A module of one function returning i8x16.relaxed_swizzle(0, 0): valid only where relaxed SIMD is on. */
-const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
-  0x03, 0x02, 0x01, 0x00, // one function of type 0
-  0x0a, 0x2b, 0x01, 0x29, 0x00, // code: one body of 41 bytes, no locals
-  0xfd, 0x0c, ...new Array(16).fill(0), 0xfd, 0x0c, ...new Array(16).fill(0), // two v128.const 0
-  0xfd, 0x80, 0x02, 0x0b, // i8x16.relaxed_swizzle, end
-]);
 
 let relaxed: boolean | null = null;
 /** Whether this runtime runs relaxed SIMD (WebAssembly.validate of a tiny module using it). */

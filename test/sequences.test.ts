@@ -272,6 +272,36 @@ for (const [name, v] of Object.entries(VARIANTS)) {
   });
 }
 
+b('six sequences decoding together equal each alone, fast and exact, at 1 and 2 threads (cmatmul at the 32 rows of this model; cmatbatch.spec.ts checks the dispatch at 1030 rows)', async () => {
+  for (const precision of ['fast', 'exact'] as const) {
+    for (const threads of [1, 2]) {
+      const m = await loadModel(await stories(), { threads, sequences: 6, contextLength: 64, precision });
+      const ref = await loadModel(await stories(), { threads, contextLength: 64, precision });
+      try {
+        const V = m.config.vocabSize;
+        const prompts = Array.from({ length: 6 }, (_, i) => ids(V, 3 + i, i));
+        const seqs = prompts.map(() => m.sequence());
+        const leases = seqs.map((q, i) => m.claim(prompts[i], q));
+        await Promise.all(leases.map((l, i) => l.run(prompts[i])));
+        for (let round = 0; round < 2; round++) {
+          const next = prompts.map((p, i) => [...p, ...Array.from({ length: round + 1 }, (_, k) => (i * 7 + k * 5 + 2) % V)]);
+          const before = m.stats.passes;
+          const got = await Promise.all(leases.map((l, i) => l.run(next[i])));
+          assert.is(m.stats.passes - before, 1, 'one pass for six decode steps');
+          got.forEach((r, i) => {
+            const want = ref.evaluate(next[i], 0).subarray((next[i].length - 1) * V);
+            assert.ok(sameBits(r.logits, want), `${precision} ${threads}T round ${round} sequence ${i}`);
+          });
+        }
+        leases.forEach((l) => l.end());
+      } finally {
+        m.dispose();
+        ref.dispose();
+      }
+    }
+  }
+});
+
 b('concurrent generations on four sequences: the same tokens as each alone (sampling with a seed), batched', async () => {
   const m = await loadModel(await stories(), { threads: 2, sequences: 4, contextLength: 128 });
   try {

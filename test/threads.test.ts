@@ -101,6 +101,21 @@ bits('stories260K V2 with an f16 KV cache', async () => {
   assert.ok(sameBits(two.batched, one.batched));
   assert.ok(sameBits(two.decode, one.decode));
 });
+bits('workers and the poster that sleep before every job (threadTuning.workerSpin and spin 0) give the same bits', async () => {
+  // The wake-up path (notify on the job word and on `done`) on every job instead of now and then.
+  const f = await MODELS['stories260K V2']();
+  const one = await runAll(f, 1);
+  const spins = { spin: threadTuning.spin, workerSpin: threadTuning.workerSpin };
+  Object.assign(threadTuning, { spin: 0, workerSpin: 0 });
+  try {
+    const two = await runAll(f, 2);
+    assert.ok(sameBits(two.batched, one.batched));
+    assert.ok(sameBits(two.decode, one.decode));
+    assert.equal(two.greedy, one.greedy);
+  } finally {
+    Object.assign(threadTuning, spins);
+  }
+});
 bits('the reference kernel (set_kernel(0), a setting of the calling thread\'s instance only) on 3 threads', async () => {
   const f = await MODELS['stories260K V2']();
   const run = async (threads: number) => {

@@ -9,9 +9,14 @@
 //
 // Options:
 //   --shapes tinyllama-1.1b,llama2-7b   shapes (default both)
-//   --engines ours,wllama,native        engines (default all three)
+//   --engines ours,wllama,native        engines (default all three); also ours-node: ours in this Node
+//                                       process, as native runs (type 'W2 … node'; Node 20 runs the
+//                                       relaxed build only with node --experimental-wasm-relaxed-simd;
+//                                       always this work tree's src/ and build/, whatever --ours says)
 //   --types TQ2_0,TQ1_0,Q2_K            llama.cpp types (default all three)
 //   --threads 1,2                       thread counts (default 1 and navigator.hardwareConcurrency)
+//   --ours-builds relaxed,simd128       our wasm builds, one row each (type 'W2 relaxed', ...); default one
+//                                       row, type 'W2', of the build loadModel picks (relaxed in Chromium)
 //   --prompt N --decode-prompt N --generate N
 //                                       prefill prompt, prompt before decode, tokens decoded
 //                                       (default 512, 128, 32; llama2-7b 128, 128, 16 unless given)
@@ -36,6 +41,7 @@ import { ISOLATION_HEADERS, launchChromium, serveFiles, withTimeout } from '../.
 import { findRuntime } from '../../scripts/runtimes.mjs';
 import { QUANTS, writeLlamaGguf, type QuantName } from './gguf-llama.ts';
 import { NODE_LLAMA_CPP, nativeModule, runNative } from './native.ts';
+import { runOursNode } from './node-ours.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const argv = process.argv.slice(2);
@@ -44,7 +50,7 @@ const opt = (name: string): string | undefined => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const KNOWN = new Set(['shapes', 'engines', 'types', 'threads', 'prompt', 'decode-prompt', 'generate', 'quick', 'ours', 'wllama', 'out', 'keep']);
+const KNOWN = new Set(['shapes', 'engines', 'types', 'threads', 'ours-builds', 'prompt', 'decode-prompt', 'generate', 'quick', 'ours', 'wllama', 'out', 'keep']);
 for (const a of argv) if (a.startsWith('--') && !KNOWN.has(a.slice(2))) throw new Error(`unknown option ${a} (known: ${[...KNOWN].map((k) => `--${k}`).join(' ')})`);
 
 const shapes = (opt('shapes') ?? 'tinyllama-1.1b,llama2-7b').split(',') as ShapeName[];
@@ -52,9 +58,11 @@ for (const s of shapes) if (!(s in SHAPES)) throw new Error(`--shapes: unknown s
 const types = (opt('types') ?? 'TQ2_0,TQ1_0,Q2_K').split(',') as QuantName[];
 for (const t of types) if (!(t in QUANTS)) throw new Error(`--types: unknown type ${t} (known: ${Object.keys(QUANTS).join(', ')})`);
 const engineNames = (opt('engines') ?? 'ours,wllama,native').split(',');
-for (const e of engineNames) if (e !== 'ours' && e !== 'wllama' && e !== 'native') throw new Error(`--engines: unknown engine ${e} (known: ours, wllama, native)`);
+for (const e of engineNames) if (e !== 'ours' && e !== 'ours-node' && e !== 'wllama' && e !== 'native') throw new Error(`--engines: unknown engine ${e} (known: ours, ours-node, wllama, native)`);
 /** The types native llama.cpp runs (its CPU kernels for TQ2_0 and Q2_K are what the issue compares with). */
 const NATIVE_TYPES = new Set(['TQ2_0', 'Q2_K']);
+const oursBuilds: (string | undefined)[] = opt('ours-builds')?.split(',') ?? [undefined];
+for (const b of oursBuilds) if (b !== undefined && b !== 'relaxed' && b !== 'simd128') throw new Error(`--ours-builds: unknown build ${b} (known: relaxed, simd128)`);
 const quick = flag('quick');
 const num = (name: string) => (opt(name) === undefined ? undefined : Number(opt(name)));
 function lengths(shape: ShapeName) {
@@ -90,6 +98,9 @@ function prepareOurs(tmp: string): { root: string; source: string } {
   }
   return { root, source: `git ${oursRef} = ${commit.slice(0, 10)}` };
 }
+
+/** Which model file a row's engine reads: our builds share one, wllama and native share theirs. */
+const fileKey = (type: string) => type.split(' ')[0];
 
 interface Row {
   shape: ShapeName; engine: 'ours' | 'wllama' | 'native'; type: string; threadsAsked: number; threads?: number; fileMb: number; date: string;
@@ -163,8 +174,9 @@ async function main() {
       const perToken = 3000 * paramsB; // ms: a generous bound, ~10× the slowest rate seen
       const ctx = Math.max(L.prefill, L.decodePrompt + L.generate) + 16;
       log(`\n== ${shape} (${paramsB.toFixed(2)} B parameters): prefill ${L.prefill} tokens; decode ${L.generate} after ${L.decodePrompt}; context ${ctx}`);
-      const engines: { engine: 'ours' | 'wllama' | 'native'; type: string; write: (f: string) => void }[] = [
-        ...(engineNames.includes('ours') ? [{ engine: 'ours' as const, type: 'W2', write: (f: string) => writeSyntheticModel(f, shape, 2) }] : []),
+      const engines: { engine: 'ours' | 'wllama' | 'native'; type: string; wasm?: string; node?: boolean; write: (f: string) => void }[] = [
+        ...(engineNames.includes('ours') ? oursBuilds : []).map((wasm) => ({ engine: 'ours' as const, type: wasm ? `W2 ${wasm}` : 'W2', wasm, write: (f: string) => writeSyntheticModel(f, shape, 2) })),
+        ...(engineNames.includes('ours-node') ? oursBuilds : []).map((wasm) => ({ engine: 'ours' as const, type: `${wasm ? `W2 ${wasm}` : 'W2'} node`, wasm, node: true, write: (f: string) => writeSyntheticModel(f, shape, 2) })),
         ...(engineNames.includes('wllama') ? types : []).map((t) => ({ engine: 'wllama' as const, type: t, write: (f: string) => writeLlamaGguf(f, shape, t) })),
         ...(engineNames.includes('native') ? types.filter((t) => NATIVE_TYPES.has(t)) : []).map((t) => ({ engine: 'native' as const, type: t, write: (f: string) => writeLlamaGguf(f, shape, t) })),
       ];
@@ -172,19 +184,20 @@ async function main() {
       // each other are measured close together in time (the machine may be shared).
       const files = new Map<string, { name: string; file: string; fileMb: number }>();
       for (const e of engines) {
-        const name = `${shape}-${e.type}.gguf`;
+        const key = fileKey(e.type);
+        const name = `${shape}-${key}.gguf`;
         const file = join(models, name);
-        if (files.has(e.type)) continue; // wllama's and native's file of a type are one file
+        if (files.has(key)) continue; // wllama's and native's file of a type are one file, and our builds' one
         const t0 = performance.now();
         e.write(file);
         const fileMb = statSync(file).size / 1e6;
-        files.set(e.type, { name, file, fileMb });
+        files.set(key, { name, file, fileMb });
         log(`${e.engine} ${e.type}: wrote ${name} (${fileMb.toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
       for (const threads of threadCounts) {
         log(`-- ${threads} thread(s)`);
         for (const e of engines) {
-          const { name, fileMb } = files.get(e.type)!;
+          const { name, fileMb } = files.get(fileKey(e.type))!;
           const row: Row = { shape, engine: e.engine, type: e.type, threadsAsked: threads, fileMb, date: new Date().toISOString(), loadavg: loadavg() };
           // A build of ours without threads runs single-threaded whatever is asked: measured once.
           const same = rows.find((r) => r.shape === shape && r.engine === e.engine && r.type === e.type && !r.error && r.threads === 1 && r.note?.includes('no threads option'));
@@ -195,12 +208,17 @@ async function main() {
           }
           rows.push(row);
           const step = <T>(what: string, ms: number, fn: () => Promise<T>) => withTimeout(fn(), ms, `${shape} ${e.engine} ${e.type} ${threads}t ${what}`);
-          if (e.engine === 'native') {
+          if (e.node || e.engine === 'native') { // in this process: ours through src/node.ts, or node-llama-cpp
             try {
-              native ??= await nativeModule(log);
-              const r = await step('run', 600_000 + (L.prefill + L.decodePrompt + L.generate) * perToken, () => runNative(native, files.get(e.type)!.file, threads, ctx, L));
-              Object.assign(row, { threads: r.threads, loadMs: r.loadMs, prefill: r.prefill, decode: r.decode, check: { ok: true }, note: `node-llama-cpp ${NODE_LLAMA_CPP}, ${r.backend}` });
-              log(`  native ${e.type}: ${threads} thread(s): prefill ${r.prefill.tokS.toFixed(2)} tok/s, decode ${r.decode.tokS.toFixed(2)} tok/s`);
+              const file = files.get(fileKey(e.type))!.file;
+              if (!e.node) native ??= await nativeModule(log);
+              const r = await step('run', 600_000 + (L.prefill + L.decodePrompt + L.generate) * perToken, async () => {
+                if (e.node) { const o = await runOursNode(file, threads, ctx, L, e.wasm as 'relaxed' | 'simd128' | undefined); return { ...o, note: `Node ${process.version}, ${o.wasmBuild} build` }; }
+                const n = await runNative(native, file, threads, ctx, L);
+                return { ...n, note: `node-llama-cpp ${NODE_LLAMA_CPP}, ${n.backend}` };
+              });
+              Object.assign(row, { threads: r.threads, loadMs: r.loadMs, prefill: r.prefill, decode: r.decode, check: { ok: true }, note: r.note });
+              log(`  ${e.engine} ${e.type}: ${threads} thread(s): prefill ${r.prefill.tokS.toFixed(2)} tok/s, decode ${r.decode.tokS.toFixed(2)} tok/s`);
             } catch (err) {
               row.error = (err as Error).message.split('\n')[0];
               log(`    FAILED: ${row.error}`);
@@ -209,7 +227,8 @@ async function main() {
             continue;
           }
           try {
-            const ld: any = await step('load', 300_000 + 20 * perToken, () => page.evaluate((a: any) => (globalThis as any).peers.load(a), { engine: e.engine, url: `/models/${name}`, threads, ctx }));
+            const ld: any = await step('load', 300_000 + 20 * perToken, () => page.evaluate((a: any) => (globalThis as any).peers.load(a), { engine: e.engine, url: `/models/${name}`, threads, ctx, wasm: e.wasm }));
+            if (e.wasm && ld.wasmBuild !== e.wasm) throw new Error(`asked for the ${e.wasm} build of ours, ran ${ld.wasmBuild ?? 'one without the wasm option'}`);
             row.loadMs = ld.loadMs;
             row.threads = ld.threads;
             if (e.engine === 'ours' && !ld.threadsOption) row.note = 'this build of ours has no threads option: single-threaded';
@@ -252,29 +271,30 @@ async function main() {
     console.log(`${r.shape.padEnd(15)} ${`${r.engine} ${r.type}`.padEnd(13)} ${String(r.threads ?? r.threadsAsked).padStart(3)}  ${fmt(r.prefill?.tokS, 13)} ${fmt(r.decode?.tokS, 12)}  ${fmt(r.fileMb, 7, 0)}  ${r.error ? `FAILED: ${r.error.slice(0, 80)}` : r.check && !r.check.ok ? 'CHECK FAILED' : (r.note ?? '')}`);
   }
   const ratios: Record<string, unknown>[] = [];
-  for (const shape of allShapes) for (const t of [...new Set(rows.map((r) => r.threadsAsked))]) {
-    const mine = rows.find((r) => r.shape === shape && r.engine === 'ours' && r.threadsAsked === t);
+  const ourTypes = [...new Set(rows.filter((r) => r.engine === 'ours').map((r) => r.type))];
+  for (const shape of allShapes) for (const t of [...new Set(rows.map((r) => r.threadsAsked))]) for (const ot of ourTypes) {
+    const mine = rows.find((r) => r.shape === shape && r.engine === 'ours' && r.type === ot && r.threadsAsked === t);
     const theirs = rows.filter((r) => r.shape === shape && r.engine === 'wllama' && r.threadsAsked === t && !r.error && r.check?.ok);
     if (!theirs.length) continue;
     for (const metric of ['prefill', 'decode'] as const) {
       const best = theirs.filter((r) => r[metric]).sort((a, b) => b[metric]!.tokS - a[metric]!.tokS)[0];
       const o = mine?.[metric]?.tokS;
       if (o === undefined || !best) continue;
-      ratios.push({ shape, threads: t, oursThreads: mine!.threads, metric, ours: o, bestType: best.type, theirs: best[metric]!.tokS, ratio: o / best[metric]!.tokS });
+      ratios.push({ shape, threads: t, oursThreads: mine!.threads, oursType: ot, metric, ours: o, bestType: best.type, theirs: best[metric]!.tokS, ratio: o / best[metric]!.tokS });
     }
   }
-  for (const shape of allShapes) for (const t of [...new Set(rows.map((r) => r.threadsAsked))]) {
-    const mine = rows.find((r) => r.shape === shape && r.engine === 'ours' && r.threadsAsked === t);
+  for (const shape of allShapes) for (const t of [...new Set(rows.map((r) => r.threadsAsked))]) for (const ot of ourTypes) {
+    const mine = rows.find((r) => r.shape === shape && r.engine === 'ours' && r.type === ot && r.threadsAsked === t);
     for (const nat of rows.filter((r) => r.shape === shape && r.engine === 'native' && r.threadsAsked === t && !r.error)) {
       for (const metric of ['prefill', 'decode'] as const) {
         const o = mine?.[metric]?.tokS;
         if (o === undefined || !nat[metric]) continue;
-        ratios.push({ shape, threads: t, oursThreads: mine!.threads, metric, ours: o, native: true, bestType: nat.type, theirs: nat[metric]!.tokS, ratio: o / nat[metric]!.tokS });
+        ratios.push({ shape, threads: t, oursThreads: mine!.threads, oursType: ot, metric, ours: o, native: true, bestType: nat.type, theirs: nat[metric]!.tokS, ratio: o / nat[metric]!.tokS });
       }
     }
   }
   console.log(`\nours ÷ theirs (wllama: their best 2-bit-class type; native llama.cpp: per type; same thread count):`);
-  for (const r of ratios as any[]) console.log(`  ${r.shape.padEnd(15)} ${String(r.threads).padStart(2)} thread(s)${r.oursThreads !== r.threads ? ` (ours ${r.oursThreads})` : ''}  ${r.metric.padEnd(7)}  ${r.ours.toFixed(2).padStart(7)} / ${r.theirs.toFixed(2).padStart(7)} (${r.native ? 'native ' : 'wllama '}${r.bestType.padEnd(5)}) = ${r.ratio.toFixed(2)}×`);
+  for (const r of ratios as any[]) console.log(`  ${r.shape.padEnd(15)} ${r.oursType.padEnd(11)} ${String(r.threads).padStart(2)} thread(s)${r.oursThreads !== r.threads ? ` (ours ${r.oursThreads})` : ''}  ${r.metric.padEnd(7)}  ${r.ours.toFixed(2).padStart(7)} / ${r.theirs.toFixed(2).padStart(7)} (${r.native ? 'native ' : 'wllama '}${r.bestType.padEnd(5)}) = ${r.ratio.toFixed(2)}×`);
 
   const run = {
     date: new Date().toISOString(), command: `npm run bench:peers --${argv.length ? ' ' + argv.join(' ') : ''}`, rows: measured.length,

@@ -62,15 +62,16 @@ window.peers = {
   },
 
   /** Loads a model and warms it up (a 16-token prompt, the smallest ours runs through its batched kernel, and 2 tokens). */
-  async load({ engine, url, threads, ctx }) {
+  async load({ engine, url, threads, ctx, wasm }) {
     if (cur) await this.unload();
     show(`load ${engine} ${url} threads=${threads}`);
     const t0 = performance.now();
     if (engine === 'ours') {
       const { loadModel } = await import('/ours/dist/browser.js');
       // `threads` is passed whether or not this build knows it; what it used is model.threads (1 when absent).
-      const model = await loadModel(url, { contextLength: ctx, threads });
-      cur = { engine, model, V: model.config.vocabSize, threads: model.threads ?? 1, threadsOption: 'threads' in model };
+      // `wasm` (a build name) only when the bench asks for one build of ours: older builds lack the option.
+      const model = await loadModel(url, { contextLength: ctx, threads, ...(wasm ? { wasm } : {}) });
+      cur = { engine, model, V: model.config.vocabSize, threads: model.threads ?? 1, threadsOption: 'threads' in model, wasmBuild: model.wasmBuild };
     } else {
       const { Wllama } = await import('/wllama/esm/index.js');
       const log = [];
@@ -91,7 +92,7 @@ window.peers = {
     const warm = await complete(16, 9, 2);
     if (cur.engine === 'wllama') cur.overhead = warm.promptN - 16;
     show(`  loaded in ${(loadMs / 1000).toFixed(1)} s, warm-up ${(warm.wallMs / 1000).toFixed(1)} s`);
-    return { loadMs, warmMs: warm.wallMs, threads: cur.threads, vocab: cur.V, multiThread: cur.multiThread, threadsOption: cur.threadsOption, promptOverhead: cur.overhead };
+    return { loadMs, warmMs: warm.wallMs, threads: cur.threads, vocab: cur.V, multiThread: cur.multiThread, threadsOption: cur.threadsOption, promptOverhead: cur.overhead, wasmBuild: cur.wasmBuild };
   },
 
   /** Prefill: a fresh n-token prompt (nothing of it cached). */
