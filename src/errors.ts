@@ -69,6 +69,7 @@ export function preview(v: unknown, max = 80): string {
  */
 export function describeJson(v: unknown): string {
   if (v === null) return 'null';
+  if (v === undefined) return 'nothing'; // a missing field, or a missing key inside one
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
   if (typeof v === 'object') return 'an object';

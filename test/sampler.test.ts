@@ -138,6 +138,22 @@ t('temperature scales the logits before top-p and min-p cut (probabilities ∝ p
   assertSurvivors(frequencies({ temperature: 0.5, topK: 5, topP: 1, minP: 0 }, crafted), renorm([45, 46, 47, 48, 49], sq), 'T0.5 k5');
 });
 
+t('the order is pinned: temperature before top-p and min-p (as transformers), not after them (as llama.cpp)', () => {
+  // A product decision (README, "Sampling order"): temperature reshapes the distribution that top-p and
+  // min-p cut, so it changes which tokens survive. llama.cpp's default chain cuts at T = 1 and applies
+  // the temperature last, which would keep {47, 49, 48} (their T = 1 prefix 0.5, 0.7, 0.85 reaching
+  // 0.8) in both cases below; ours keeps two tokens at T = 0.5 and five at T = 2.
+  // T = 0.5: weights p² 0.25, 0.04, 0.0225, 0.01, 0.0025 (sum 0.325): shares 0.769, 0.892 ≥ 0.8: two.
+  const sq = (id: number) => HEAD[id] ** 2, sqrt = (id: number) => Math.sqrt(HEAD[id]);
+  assertSurvivors(frequencies({ temperature: 0.5, topK: 0, topP: 0.8, minP: 0 }, crafted), renorm([47, 49], sq), 'T0.5 top-p 0.8');
+  // T = 2: weights √p 0.707, 0.447, 0.387, 0.316, 0.224 and 45 tail tokens at e^−5 = 0.0067 (total
+  // 2.385): shares 0.297, 0.484, 0.646, 0.779, 0.873 ≥ 0.8: the whole head.
+  assertSurvivors(frequencies({ temperature: 2, topK: 0, topP: 0.8, minP: 0 }, crafted), renorm([45, 46, 47, 48, 49], sqrt), 'T2 top-p 0.8');
+  // min-p 0.1 at T = 0.5: floor 0.1 × 0.25 = 0.025 drops 48 (0.0225); cut at T = 1 (floor 0.05) it
+  // would keep the whole head.
+  assertSurvivors(frequencies({ temperature: 0.5, topK: 0, topP: 1, minP: 0.1 }, crafted), renorm([47, 49], sq), 'T0.5 min-p 0.1');
+});
+
 t('exact boundaries on ties (probabilities exactly 1): top-p reaching p exactly stops, min-p keeps equals', () => {
   const flat = () => new Float32Array(4);
   // shares exactly 0.25, 0.5: top-p 0.5 stops at the second; ties are ordered by id

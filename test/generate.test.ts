@@ -1,0 +1,177 @@
+// model.generate's own rules on the bundled model, greedy: every option at its edge accepted and
+// just past it refused by name; stop strings (the first one to complete wins, text that could begin
+// one is held back until it cannot, and held text is still delivered when generation ends for
+// another reason); what a context shift keeps (visible in sequence.tokens); and the timings'
+// rates. api.test.ts has the basics; `npm run mutate -- generate` runs both against src/generate.ts.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { OptionError } from '../src/errors.ts';
+import { loadModel, type GeneratePiece, type Model } from '../src/node.ts';
+
+const FILE = 'models/default.gguf';
+const PROMPT = 'And it came to pass';
+// Its greedy continuation, one token per piece without stop strings:
+// ", when the king of Israel saw that the king of Israel saw that the king of Israel had done to the
+// king of" (test 'the greedy continuation this suite is written against' checks it).
+const GREEDY = { temperature: 0, stopAtEos: false } as const;
+
+const test = suite('generate: options, stop strings, context shift, timings');
+let model: Model;
+test.before(async () => { model = await loadModel(FILE, { threads: 1 }); });
+test.after(() => model?.dispose());
+
+async function pieces(opts: object, prompt: string | number[] = PROMPT): Promise<{ pieces: GeneratePiece[]; text: string; stopReason: string; tokens: number[] }> {
+  const s = model.generate(prompt, { ...GREEDY, ...opts });
+  const out: GeneratePiece[] = [];
+  for await (const p of s) out.push(p);
+  const r = await s.result;
+  return { pieces: out, text: r.text, stopReason: r.stopReason, tokens: r.tokens };
+}
+
+test('the greedy continuation this suite is written against', async () => {
+  const r = await pieces({ maxTokens: 24 });
+  assert.is(r.text, ', when the king of Israel saw that the king of Israel saw that the king of Israel had done to the king of');
+  assert.is(r.pieces.length, 24, 'one piece per token');
+});
+
+test('options: each accepted at its edge, refused just past it with its name', async () => {
+  const ok = [{ maxTokens: 0 }, { keepTokens: 0 }, { stop: [] }, { stop: ['x'] }, { onContextFull: 'stop' }, { onContextFull: 'shift' }, { stopAtEos: true },
+    { addBos: false }, { onSample: () => {} }, { signal: new AbortController().signal }, { stop: undefined, keepTokens: undefined, onSample: undefined }];
+  for (const o of ok) assert.ok((await model.complete(PROMPT, { ...GREEDY, maxTokens: 1, ...o })).tokens.length <= 1, JSON.stringify(o));
+  const none = await model.complete(PROMPT, { ...GREEDY, maxTokens: 0 });
+  assert.equal([none.tokens, none.text, none.stopReason], [[], '', 'length']);
+  const bad: [object, RegExp][] = [
+    [{ maxTokens: -1 }, /maxTokens: must be an integer >= 0, got -1$/], [{ maxTokens: 2.5 }, /maxTokens: must be an integer >= 0, got 2\.5$/],
+    [{ stop: 'x' }, /stop: must be an array of non-empty strings$/], [{ stop: ['x', ''] }, /stop: must be an array of non-empty strings$/],
+    [{ stop: ['x', 3] }, /stop: must be an array of non-empty strings$/],
+    [{ onContextFull: 'wrap' }, /onContextFull: must be 'stop' or 'shift', got "wrap"$/],
+    [{ keepTokens: -1 }, /keepTokens: must be an integer >= 0, got -1$/], [{ keepTokens: 0.5 }, /keepTokens: must be an integer >= 0, got 0\.5$/],
+    [{ onSample: 'log' }, /onSample: must be a function$/],
+    [{ maxToken: 5 }, /maxToken: is not a generate option \(known: maxTokens, stop, stopAtEos, signal, onContextFull, keepTokens, addBos, sequence, onSample, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, penaltyWindow, seed\)$/],
+  ];
+  for (const [o, re] of bad) {
+    assert.throws(() => model.generate(PROMPT, o as any), (e: Error) => e instanceof OptionError && re.test(e.message), JSON.stringify(o));
+  }
+});
+
+test('stop strings: the first to complete ends the text at its start, whichever order they are given in', async () => {
+  // ' Israel' arrives as one piece: ' Is' starts at its 0, 'ael' at its 4; the text before is ', when the king of'
+  for (const stop of [[' Is', 'ael'], ['ael', ' Is'], ['zzz', ' Is', 'qqq'], [' Is', 'zzz']]) {
+    const r = await pieces({ maxTokens: 24, stop });
+    assert.equal([r.text, r.stopReason], [', when the king of', 'stop'], JSON.stringify(stop));
+    assert.is(r.pieces.map((p) => p.text).join(''), r.text);
+  }
+  // a stop string across pieces: ' saw that the' completes with the eighth token
+  const r = await pieces({ maxTokens: 24, stop: ['king of Israel had', ' saw that the'] });
+  assert.equal([r.text, r.stopReason], [', when the king of Israel', 'stop']);
+});
+
+test('stop strings: text that could begin one is held back until it cannot, and delivered at the end', async () => {
+  const plain = await pieces({ maxTokens: 24 });
+  // a stop string that never starts to match holds nothing back: the same pieces as without
+  assert.equal((await pieces({ maxTokens: 24, stop: ['zzzz'] })).pieces, plain.pieces);
+  // ' Israel saw that the queen': ' Israel', ' saw', ' that', ' the' are held, ' king' releases them as one piece
+  const held = await pieces({ maxTokens: 24, stop: [' Israel saw that the queen'] });
+  assert.is(held.text, plain.text);
+  assert.equal(held.pieces.slice(0, 6), [
+    { text: ',', tokens: [4049] }, { text: ' when', tokens: [440] }, { text: ' the', tokens: [261] }, { text: ' king', tokens: [416] }, { text: ' of', tokens: [271] },
+    { text: ' Israel saw that the king', tokens: [438, 838, 301, 261, 416] },
+  ]);
+  // generation that ends (maxTokens) while text is held still delivers it, once, as the last piece
+  const end = await pieces({ maxTokens: 6, stop: [' Israel saw that the queen'] });
+  assert.equal([end.text, end.stopReason], [', when the king of Israel', 'length']);
+  assert.equal(end.pieces.at(-1), { text: ' Israel', tokens: [438] });
+  assert.is(end.pieces.length, 6);
+  for (const r of [plain, held, end]) assert.ok(r.pieces.every((p) => p.text.length > 0 && p.tokens.length > 0), 'no empty piece');
+});
+
+test('stop strings: the text before the stop is one last piece (none when the stop starts a piece)', async () => {
+  // 'ael' inside ' Israel': ' Isr' is the last piece
+  let r = await pieces({ maxTokens: 24, stop: ['ael'] });
+  assert.equal([r.text, r.stopReason], [', when the king of Isr', 'stop']);
+  assert.equal(r.pieces.at(-1), { text: ' Isr', tokens: [438] });
+  // ' when' is the whole second piece: nothing after ','
+  r = await pieces({ maxTokens: 24, stop: [' when'] });
+  assert.equal(r.pieces, [{ text: ',', tokens: [4049] }]);
+  assert.is(r.text, ',');
+});
+
+test('end of text, abort, one iteration, and onSample', async () => {
+  const eos = model.tokenizer!.eosId;
+  // 'In the beginning' reaches EOS after 16 tokens: it ends there and is not part of the result
+  const atEos = await model.complete('In the beginning', { temperature: 0, maxTokens: 64 });
+  assert.equal([atEos.stopReason, atEos.tokens.length, atEos.tokens.includes(eos)], ['stop', 16, false]);
+  const past = await model.complete('In the beginning', { temperature: 0, maxTokens: 20, stopAtEos: false });
+  assert.equal([past.stopReason, past.tokens[16], past.tokens.length], ['length', eos, 20]);
+  // an aborted signal: no token; an abort after the third piece: three tokens
+  const ac = new AbortController(); ac.abort();
+  const none = await model.complete(PROMPT, { ...GREEDY, maxTokens: 10, signal: ac.signal });
+  assert.equal([none.stopReason, none.tokens], ['abort', []]);
+  const mid = new AbortController();
+  const s = model.generate(PROMPT, { ...GREEDY, maxTokens: 20, signal: mid.signal });
+  let n = 0;
+  for await (const _ of s) if (++n === 3) mid.abort();
+  const r = await s.result;
+  assert.equal([r.stopReason, r.tokens.length], ['abort', 3]);
+  // a stream is iterated once; leaving it early rejects its result
+  const again = await s[Symbol.asyncIterator]().next().then(() => null, (e) => e);
+  assert.ok(again && again.code === 'state' && /iterated only once/.test(again.message), String(again));
+  const early = model.generate(PROMPT, { ...GREEDY, maxTokens: 20 });
+  for await (const _ of early) break;
+  const err = await early.result.then(() => null, (e) => e);
+  assert.ok(err && err.name === 'AbortError' && /not iterated to its end/.test(err.message), String(err));
+  // onSample: each kept token with the logits it was drawn from, before penalties
+  const seen: [number, Float32Array][] = [];
+  const pen = await model.complete(PROMPT, { ...GREEDY, maxTokens: 6, repetitionPenalty: 5, onSample: (t, l) => seen.push([t, l.slice()]) });
+  assert.equal(seen.map(([t]) => t), pen.tokens);
+  const ids = [...model.tokenize(PROMPT), ...pen.tokens];
+  const all = model.evaluate(ids);
+  const V = model.config.vocabSize;
+  seen.forEach(([, l], i) => {
+    const row = all.subarray((ids.length - 6 + i - 1) * V, (ids.length - 6 + i) * V);
+    let d = 0;
+    for (let k = 0; k < V; k++) d = Math.max(d, Math.abs(row[k] - l[k]));
+    assert.ok(d < 1e-2, `step ${i}: the logits differ from evaluate() by ${d}`);
+  });
+});
+
+test('a context shift drops the oldest half after keepTokens; sequence.tokens shows what the cache keeps', async () => {
+  const small = await loadModel(FILE, { threads: 1, contextLength: 32 });
+  try {
+    const P = small.tokenize(PROMPT); // 6 tokens, BOS first
+    assert.is(P.length, 6);
+    const run = async (keepTokens: number) => {
+      const sequence = small.sequence();
+      const r = await small.complete(P, { ...GREEDY, maxTokens: 40, onContextFull: 'shift', keepTokens, sequence });
+      const held = sequence.tokens.slice();
+      sequence.release();
+      assert.is(r.tokens.length, 40);
+      return { G: r.tokens, held };
+    };
+    // keepTokens 3: at 32 tokens (after 26 generated) the shift keeps P[0..3) and drops the 14 after it
+    // (floor((32 − 3) / 2)): P[3..6) and G[0..11). 14 more fill it to 32 again and generation ends (40)
+    // before another shift; the cache holds all but the last token drawn.
+    let { G, held } = await run(3);
+    assert.equal(held, [...P.slice(0, 3), ...G.slice(11, 39)]);
+    // keepTokens beyond the context keeps all but the last two slots: each shift drops one token, at 30
+    ({ G, held } = await run(100));
+    assert.equal(held, [...P, ...G.slice(0, 24), G[38]]);
+    // keepTokens 0: the first 16 of 32 go (BOS too): P and G[0..10)
+    ({ G, held } = await run(0));
+    assert.equal(held, G.slice(10, 39));
+  } finally {
+    small.dispose();
+  }
+});
+
+test('timings: rates are tokens over the reported milliseconds', async () => {
+  const r = await model.complete(PROMPT, { ...GREEDY, maxTokens: 8 });
+  const t = r.timings;
+  assert.ok(t.promptMs > 0 && t.generateMs > 0, JSON.stringify(t));
+  const near = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+  assert.ok(near(t.promptTokensPerSecond, (1000 * r.usage.evaluatedPromptTokens) / t.promptMs), JSON.stringify(t));
+  assert.ok(near(t.generateTokensPerSecond, (1000 * r.usage.completionTokens) / t.generateMs), JSON.stringify(t));
+  assert.is(r.usage.completionTokens, 8);
+});
+
+test.run();
