@@ -7,7 +7,7 @@
 
 import { renderChatTemplate } from './chat-template.js';
 import { Fairy2iError, OptionError } from './errors.js';
-import { generateTokens, type Commit, type GenerateOptions, type GenerationStream } from './generate.js';
+import { checkGenerateOptions, generateTokens, type Commit, type GenerateOptions, type GenerationStream } from './generate.js';
 import type { Sequence, SequenceRunner } from './sequence.js';
 import { Tokenizer as Tok, TokenType, type Tokenizer, type TokenizerVocab } from './tokenizer.js';
 
@@ -156,6 +156,7 @@ export class ChatSession {
   send(content: string, opts: GenerateOptions = {}): GenerationStream {
     if (this.busy) throw new Fairy2iError('state', 'a reply is still being generated in this session');
     if (typeof content !== 'string') throw new Fairy2iError('input', 'a chat message must be a string');
+    checkGenerateOptions(opts); // before opts.maxTokens is read below
     const ctx = this.runner.contextLength;
     // Room for the reply: its maxTokens, but at most a quarter of the context.
     const reserve = Math.min(opts.maxTokens ?? 256, Math.floor(ctx / 4));

@@ -75,6 +75,10 @@ s('misspelled and bad options are rejected by name', () => {
   assert.throws(() => model.generate('x', { temprature: 0 } as any), (e: Error) => e instanceof OptionError && /temprature: is not a generate option/.test(e.message));
   assert.throws(() => model.generate('x', { maxTokens: -1 }), (e: Error) => /maxTokens/.test(e.message));
   assert.throws(() => model.generate('x', { stop: [''] }), (e: Error) => /stop/.test(e.message));
+  // chat.send checks its options before reading any of them (null was a TypeError).
+  const chat = model.chat();
+  assert.throws(() => chat.send('hi', null as any), (e: Error) => e instanceof OptionError && /^option options: must be an object$/.test(e.message));
+  assert.throws(() => chat.send('hi', { maxTokns: 4 } as any), (e: Error) => e instanceof OptionError && /maxTokns: is not a generate option/.test(e.message));
 });
 
 s('chat turns reuse the KV cache: the second turn evaluates only its own new tokens', async () => {
