@@ -175,38 +175,34 @@ export function topIds(logits: Float32Array, k: number): number[] {
 }
 
 /**
- * @internal All ids in the reference order, by a stable radix sort (3 passes of 11 bits) of each
+ * @internal All ids in the reference order, by a stable radix sort (two passes of 16 bits) of each
  * float32 logit's bits mapped so that larger logits give smaller keys (−0 as +0, as the
  * comparator's subtraction sees them): ids start in increasing order, so equal keys stay by id.
  * NaN, which the comparator orders inconsistently, takes the reference sort.
  */
-export function sortedIds(logits: Float32Array): number[] {
+export function sortedIds(logits: Float32Array): ArrayLike<number> {
   const n = logits.length;
   const bits = new Uint32Array(logits.buffer, logits.byteOffset, n);
-  let keys = new Uint32Array(n), ids = new Uint32Array(n);
+  const keys = new Uint32Array(n), byLow = new Uint32Array(n), ids = new Uint32Array(n);
+  const low = new Uint32Array(65536), high = new Uint32Array(65536);
   for (let i = 0; i < n; i++) {
     let u = bits[i];
     if ((u & 0x7fffffff) > 0x7f800000) return sortIdsByLogit(logits);
     if (u === 0x80000000) u = 0;
     // Larger values first: negatives (sign set) after all positives, the more negative the later.
-    keys[i] = u & 0x80000000 ? u : ~u & 0x7fffffff;
-    ids[i] = i;
+    const k = u & 0x80000000 ? u : ~u & 0x7fffffff;
+    keys[i] = k;
+    low[k & 0xffff]++;
+    high[k >>> 16]++;
   }
-  let k2 = new Uint32Array(n), i2 = new Uint32Array(n);
-  const count = new Uint32Array(2048);
-  for (let shift = 0; shift < 32; shift += 11) {
-    count.fill(0);
-    for (let i = 0; i < n; i++) count[(keys[i] >>> shift) & 2047]++;
-    for (let d = 0, at = 0; d < 2048; d++) { const c = count[d]; count[d] = at; at += c; }
-    for (let i = 0; i < n; i++) {
-      const at = count[(keys[i] >>> shift) & 2047]++;
-      k2[at] = keys[i];
-      i2[at] = ids[i];
-    }
-    [keys, k2] = [k2, keys];
-    [ids, i2] = [i2, ids];
+  for (let d = 0, a = 0, b = 0; d < 65536; d++) {
+    const c = low[d], e = high[d];
+    low[d] = a; a += c;
+    high[d] = b; b += e;
   }
-  return Array.from(ids);
+  for (let i = 0; i < n; i++) byLow[low[keys[i] & 0xffff]++] = i;
+  for (let i = 0; i < n; i++) { const id = byLow[i]; ids[high[keys[id] >>> 16]++] = id; }
+  return ids;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
