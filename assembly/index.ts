@@ -5,7 +5,8 @@
 export {
   cmatvec, cmatvec_ref, cmatvec_lut_ref, cmatvec_prepare, cmatvec_prepare_blocks, cmatvec_prepare_ref, cmatvec_tables_bytes, cmatmul, cmatmul_ref,
 } from "./cmatvec";
-export { set_kernel, kernel_build, linear_codes_scratch_bytes, attention_tokens } from "./dispatch";
+// linear_codes_groups: the tests check which kernel a linear of a given size takes.
+export { set_kernel, kernel_build, linear_codes_scratch_bytes, linear_codes_groups, attention_tokens } from "./dispatch";
 export { cmatbatch, cmatbatch_ref, cmatbatch_scratch_bytes, cmatbatch_tables, cmatbatch_tables_ref, cmatbatch_tables_bytes } from "./cmatbatch";
 export {
   matvec_f32, matvec_f32_ref, matvec_f16, matvec_f16_ref,

@@ -9,7 +9,7 @@ import { Fairy2iError } from '../src/errors.ts';
 import { convert } from '../src/convert/convert.ts';
 import { loadModel, type Model } from '../src/node.ts';
 import { threadTuning } from '../src/threads.ts';
-import { tempDir } from './fixtures.ts';
+import { tempDir, writeTinyCheckpoint } from './fixtures.ts';
 import { manifest, sharedPath, sharedSuite } from './shared.ts';
 
 const dir = tempDir();
@@ -272,35 +272,53 @@ for (const [name, v] of Object.entries(VARIANTS)) {
   });
 }
 
-b('six sequences decoding together equal each alone, fast and exact, at 1 and 2 threads (cmatmul at the 32 rows of this model; cmatbatch.spec.ts checks the dispatch at 1030 rows)', async () => {
-  for (const precision of ['fast', 'exact'] as const) {
-    for (const threads of [1, 2]) {
-      const m = await loadModel(await stories(), { threads, sequences: 6, contextLength: 64, precision });
-      const ref = await loadModel(await stories(), { threads, contextLength: 64, precision });
-      try {
-        const V = m.config.vocabSize;
-        const prompts = Array.from({ length: 6 }, (_, i) => ids(V, 3 + i, i));
-        const seqs = prompts.map(() => m.sequence());
-        const leases = seqs.map((q, i) => m.claim(prompts[i], q));
-        await Promise.all(leases.map((l, i) => l.run(prompts[i])));
-        for (let round = 0; round < 2; round++) {
-          const next = prompts.map((p, i) => [...p, ...Array.from({ length: round + 1 }, (_, k) => (i * 7 + k * 5 + 2) % V)]);
-          const before = m.stats.passes;
-          const got = await Promise.all(leases.map((l, i) => l.run(next[i])));
-          assert.is(m.stats.passes - before, 1, 'one pass for six decode steps');
-          got.forEach((r, i) => {
-            const want = ref.evaluate(next[i], 0).subarray((next[i].length - 1) * V);
-            assert.ok(sameBits(r.logits, want), `${precision} ${threads}T round ${round} sequence ${i}`);
-          });
+/**
+ * A model whose FFN has 1024 complex rows (intermediate_size 2048): six vectors of a pass take the
+ * batch kernel (cmatbatch) there, where stories260K's 32-row linears stay on cmatmul.
+ */
+const wideFfn = () => {
+  const key = 'wide-ffn';
+  if (!files.has(key)) {
+    const src = writeTinyCheckpoint(join(dir, 'wide-ffn-ck'), { config: { hidden_size: 64, intermediate_size: 2048, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 64 } });
+    files.set(key, convert(src, { output: join(dir, `${key}.gguf`), stages: 2, quiet: true }).then(() => join(dir, `${key}.gguf`)));
+  }
+  return files.get(key)!;
+};
+
+for (const [name, file, kernel] of [['stories260K V2', stories, 'cmatmul at its 32 rows'], ['a 2048-wide FFN', wideFfn, 'cmatbatch in its FFN']] as const) {
+  b(`six sequences decoding together equal each alone, fast and exact, at 1 and 2 threads: ${name} (${kernel})`, async () => {
+    for (const precision of ['fast', 'exact'] as const) {
+      for (const threads of [1, 2]) {
+        const m = await loadModel(await file(), { threads, sequences: 6, contextLength: 64, precision });
+        const ref = await loadModel(await file(), { threads, contextLength: 64, precision });
+        try {
+          const ex = (m as unknown as { ex: { linear_codes_groups(T: number, L: number, n: number): number } }).ex;
+          const ffnRows = m.config.ffnDim / 2;
+          assert.is(ex.linear_codes_groups(6, 1, ffnRows) > 0, file === wideFfn, `six vectors take cmatbatch at ${ffnRows} complex rows`);
+          const V = m.config.vocabSize;
+          const prompts = Array.from({ length: 6 }, (_, i) => ids(V, 3 + i, i));
+          const seqs = prompts.map(() => m.sequence());
+          const leases = seqs.map((q, i) => m.claim(prompts[i], q));
+          await Promise.all(leases.map((l, i) => l.run(prompts[i])));
+          for (let round = 0; round < 2; round++) {
+            const next = prompts.map((p, i) => [...p, ...Array.from({ length: round + 1 }, (_, k) => (i * 7 + k * 5 + 2) % V)]);
+            const before = m.stats.passes;
+            const got = await Promise.all(leases.map((l, i) => l.run(next[i])));
+            assert.is(m.stats.passes - before, 1, 'one pass for six decode steps');
+            got.forEach((r, i) => {
+              const want = ref.evaluate(next[i], 0).subarray((next[i].length - 1) * V);
+              assert.ok(sameBits(r.logits, want), `${precision} ${threads}T round ${round} sequence ${i}`);
+            });
+          }
+          leases.forEach((l) => l.end());
+        } finally {
+          m.dispose();
+          ref.dispose();
         }
-        leases.forEach((l) => l.end());
-      } finally {
-        m.dispose();
-        ref.dispose();
       }
     }
-  }
-});
+  });
+}
 
 b('concurrent generations on four sequences: the same tokens as each alone (sampling with a seed), batched', async () => {
   const m = await loadModel(await stories(), { threads: 2, sequences: 4, contextLength: 128 });
