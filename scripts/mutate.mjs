@@ -15,7 +15,7 @@ import { relative, resolve } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
 export const TARGETS = {
-  sampler: { mutate: 'src/sampler.ts', suite: 'sampler.test.ts' },
+  sampler: { mutate: 'src/sampler.ts', suite: ['sampler.test.ts', 'sampler-selection.test.ts'] },
   perplexity: { mutate: 'src/perplexity.ts', suite: 'perplexity.test.ts' },
   quantize: { mutate: 'src/convert/quantize.ts', suite: 'quantize.test.ts' },
   tokenizer: { mutate: 'src/tokenizer.ts', suite: 'tokenizer.test.ts' },
