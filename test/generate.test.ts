@@ -174,4 +174,29 @@ test('timings: rates are tokens over the reported milliseconds', async () => {
   assert.is(r.usage.completionTokens, 8);
 });
 
+test('an error inside a running generation reaches the iterating caller and result, and frees the sequence', async () => {
+  const boom = new Error('onSample failed');
+  let calls = 0;
+  const s = model.generate(PROMPT, { ...GREEDY, maxTokens: 10, onSample: () => { if (++calls === 3) throw boom; } });
+  const got: GeneratePiece[] = [];
+  let thrown: unknown = null;
+  try {
+    for await (const p of s) got.push(p);
+  } catch (e) {
+    thrown = e;
+  }
+  assert.is(thrown, boom);
+  assert.is(got.length, 2, 'the pieces before the failing token');
+  let rejected: unknown = null;
+  await s.result.catch((e) => { rejected = e; });
+  assert.is(rejected, boom);
+  // .done() sees the same error; afterwards the model's default sequence is free again.
+  calls = 0;
+  let viaDone: unknown = null;
+  await model.generate(PROMPT, { ...GREEDY, maxTokens: 10, onSample: () => { if (++calls === 1) throw boom; } }).done().catch((e) => { viaDone = e; });
+  assert.is(viaDone, boom);
+  const after = await model.complete(PROMPT, { ...GREEDY, maxTokens: 3 });
+  assert.is(after.tokens.length, 3);
+});
+
 test.run();
