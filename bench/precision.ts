@@ -9,22 +9,14 @@
 import { readFileSync } from 'node:fs';
 import { loadModel } from '../src/node.ts';
 import { packWindows } from '../src/perplexity.ts';
+import { argmax } from '../src/sampler.ts';
+import { logSoftmax } from '../test/log-softmax.ts';
 
 const args = process.argv.slice(2);
 const wasms = args.flatMap((a, i) => (a === '--wasm' ? [args[i + 1]] : []));
 if (!wasms.length) wasms.push('build/fairy2i.wasm');
 const every = Number(args[args.indexOf('--every') + 1] ?? 1) || 1;
 const MODEL = 'models/default.gguf';
-
-function logSoftmax(l: Float32Array, t: number, V: number, out: Float64Array): void {
-  let mx = -Infinity;
-  for (let i = 0; i < V; i++) mx = Math.max(mx, l[t * V + i]);
-  let z = 0;
-  for (let i = 0; i < V; i++) z += Math.exp(l[t * V + i] - mx);
-  const lz = mx + Math.log(z);
-  for (let i = 0; i < V; i++) out[i] = l[t * V + i] - lz;
-}
-const argmax = (a: Float64Array) => { let k = 0; for (let i = 1; i < a.length; i++) if (a[i] > a[k]) k = i; return k; };
 
 const exact = await loadModel(MODEL, { precision: 'exact' });
 const fasts = await Promise.all(wasms.map(async (w) => loadModel(MODEL, { precision: 'fast', wasm: readFileSync(w) })));

@@ -8,6 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadModel } from '../src/node.ts';
 import { packWindows } from '../src/perplexity.ts';
+import { argmax } from '../src/sampler.ts';
+import { logSoftmax } from './log-softmax.ts';
 
 /** Largest relative difference of the perplexity, fast against exact. */
 const MAX_PPL_REL_DIFF = 0.005;
@@ -25,22 +27,6 @@ const TEXTS: [string, string, number][] = [
   ['held-out verses (models/heldout.txt, every 5th window)', 'models/heldout.txt', 5],
   ['English prose (test/data/english-prose.txt)', 'test/data/english-prose.txt', 1],
 ];
-
-/** log-softmax of row t of logits (T, V) into out. */
-function logSoftmax(logits: Float32Array, t: number, V: number, out: Float64Array): void {
-  let mx = -Infinity;
-  for (let i = 0; i < V; i++) mx = Math.max(mx, logits[t * V + i]);
-  let z = 0;
-  for (let i = 0; i < V; i++) z += Math.exp(logits[t * V + i] - mx);
-  const lz = mx + Math.log(z);
-  for (let i = 0; i < V; i++) out[i] = logits[t * V + i] - lz;
-}
-
-function argmax(a: Float64Array): number {
-  let k = 0;
-  for (let i = 1; i < a.length; i++) if (a[i] > a[k]) k = i;
-  return k;
-}
 
 const s = suite('precision: fast against exact on the bundled trained model');
 
