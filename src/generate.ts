@@ -15,7 +15,11 @@ export interface GenerateOptions extends SamplingOptions {
   stop?: string[];
   /** Stop at the end-of-sequence token. @default true */
   stopAtEos?: boolean;
-  /** Abort: generation stops within one token with stopReason 'abort'. */
+  /**
+   * Abort: generation stops within one token with stopReason 'abort'. `signal.aborted` is read before
+   * each token is sampled and before each model pass (a signal whose `aborted` reads shared memory,
+   * as the worker's does, stops without an event-loop turn): once it reads true, no further token.
+   */
   signal?: AbortSignal;
   /**
    * When the context fills up: 'stop' ends with stopReason 'length'; 'shift' drops the oldest half of

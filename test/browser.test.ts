@@ -178,6 +178,8 @@ async function ask(page: Page, text: string, settings: Record<string, string> = 
   const context = await browser!.newContext();
   try {
     const { page, errors } = await open(context, server!.url);
+    // Isolated, so the page's Stop (chat.send's signal, web/app.js) raises the stop flag the worker reads before each token.
+    assert.ok(await page.evaluate(() => crossOriginIsolated));
     await page.fill('#thread-count', '2');
     await loadServed(page, errors);
     assert.is(await page.textContent('#threads'), 'threads: 2');
@@ -198,6 +200,46 @@ async function ask(page: Page, text: string, settings: Record<string, string> = 
     // The session goes on after a stopped reply.
     const next = await ask(page, 'And then?', { 'max-tokens': '8' });
     assert.ok(next.reply.trim().length > 0, 'a reply after Stop');
+    assert.equal(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+(skip ? test.skip : test)('library: abort() in a cross-origin isolated page (the stop flag in shared memory) ends a worker generation within a token, three times in a row; the result holds exactly the delivered tokens', async () => {
+  const context = await browser!.newContext();
+  try {
+    const { page, errors } = await open(context, server!.url);
+    assert.ok(await page.evaluate(() => crossOriginIsolated), 'the stop flag needs SharedArrayBuffer');
+    // Plain JavaScript (tsx would add helpers to a compiled callback that the page does not have).
+    const runs: { stopReason: string; afterAbort: number | null; delivered: number; atAbort: number; same: boolean }[] = await page.evaluate(`(async () => {
+      const lib = await import('/dist/browser.js');
+      const m = await lib.loadModelInWorker('/models/default.gguf', { threads: 2, cache: false });
+      const runs = [];
+      for (const k of [2, 5, 9]) {
+        const ctrl = new AbortController();
+        const s = m.generate('Tell me a story.', { maxTokens: 400, stopAtEos: false, seed: k, signal: ctrl.signal });
+        const got = [];
+        let atAbort = -1;
+        for await (const p of s) {
+          got.push(...p.tokens);
+          if (atAbort < 0 && got.length >= k) {
+            atAbort = got.length;
+            ctrl.abort();
+          }
+        }
+        const r = await s.result;
+        runs.push({ stopReason: r.stopReason, afterAbort: r.tokensAfterAbort, delivered: got.length, atAbort, same: JSON.stringify(r.tokens) === JSON.stringify(got) });
+      }
+      m.dispose();
+      return runs;
+    })()`);
+    console.log(`  abort(): ${runs.map((r) => `${r.delivered - r.atAbort} tokens arrived after it (some in flight), ${r.afterAbort} made after it`).join('; ')}`);
+    for (const r of runs) {
+      assert.is(r.stopReason, 'abort');
+      assert.ok(r.afterAbort !== null && r.afterAbort <= 1, `tokens made after abort(): ${r.afterAbort}`);
+      assert.ok(r.same, 'the result holds exactly the delivered tokens');
+    }
     assert.equal(errors, []);
   } finally {
     await context.close();

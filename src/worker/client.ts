@@ -1,13 +1,15 @@
 // The page half of loadModelInWorker: a WorkerModel with the in-page Model's shape (generate as an
 // async iterator with `.result`, complete, chat sessions, tokenize) whose engine runs in a Web
 // Worker (dist/worker.js, src/worker/serve.ts). Callbacks and AbortSignals stay on the page: the
-// worker's progress and notices arrive as events, and an abort is posted as a message.
+// worker's progress and notices arrive as events, and an abort is posted as a message. A generation's
+// abort also raises its stop flag in shared memory where there is one (protocol.ts), which the worker
+// reads before each token: under load its event loop may see the message only tokens later.
 
 import type { ChatMessage, ChatOptions } from '../chat.js';
 import { AbortError, Fairy2iError, type Fairy2iErrorCode } from '../errors.js';
 import type { GeneratePiece, GenerateResult } from '../generate.js';
 import type { LoadProgress } from '../model.js';
-import { wallClock, type GenerateDone, type ModelFacts, type PostableGenerateOptions, type PostableLoadOptions, type PostedError, type Reply, type Request } from './protocol.js';
+import { newStopFlag, raiseStopFlag, wallClock, type GenerateDone, type ModelFacts, type PostableGenerateOptions, type PostableLoadOptions, type PostedError, type Reply, type Request } from './protocol.js';
 
 export type { ModelFacts } from './protocol.js';
 
@@ -22,7 +24,11 @@ export interface WorkerLoadOptions extends PostableLoadOptions {
 }
 
 export interface WorkerGenerateOptions extends PostableGenerateOptions {
-  /** Aborts across the boundary: the worker stops before its next token (stopReason 'abort'). */
+  /**
+   * Aborts across the boundary (stopReason 'abort'). On a cross-origin isolated page (and in Node) at
+   * most the token being computed when abort() returns is still delivered; elsewhere the worker
+   * stops when the abort message reaches it.
+   */
   signal?: AbortSignal;
 }
 
@@ -63,8 +69,11 @@ class Channel {
     });
   }
 
-  abort(target: number): void {
-    if (!this.dead) this.worker.postMessage({ id: 0, op: 'abort', target, sentAt: wallClock() });
+  /** Stops request `target`: raises its stop flag (if it has one), then posts the abort for the rest. */
+  abort(target: number, flag?: SharedArrayBuffer | null): void {
+    const sentAt = wallClock();
+    if (flag) raiseStopFlag(flag, sentAt);
+    if (!this.dead) this.worker.postMessage({ id: 0, op: 'abort', target, sentAt });
   }
 
   /** Ends the worker; every open request fails with `why`. */
@@ -95,6 +104,8 @@ export class WorkerGenerationStream implements AsyncIterable<GeneratePiece> {
   private reject!: (e: unknown) => void;
   private started = false;
 
+  private stopFlag = newStopFlag();
+
   constructor(private channel: Channel, private req: DistributiveOmit<Request, 'id'>, private signal?: AbortSignal) {
     this.result = new Promise((res, rej) => { this.resolve = res; this.reject = rej; });
     this.result.catch(() => {});
@@ -107,8 +118,9 @@ export class WorkerGenerationStream implements AsyncIterable<GeneratePiece> {
     let wake: (() => void) | null = null;
     let end: { done: GenerateDone } | { error: unknown } | null = null;
     let id = 0;
-    const onAbort = () => this.channel.abort(id);
-    const call = this.channel.call<GenerateDone>(this.req, (r) => {
+    const onAbort = () => this.channel.abort(id, this.stopFlag);
+    const req = this.stopFlag ? { ...this.req, stopFlag: this.stopFlag } : this.req;
+    const call = this.channel.call<GenerateDone>(req, (r) => {
       if ('piece' in r) { queue.push(r.piece); wake?.(); }
     }, (i) => { id = i; });
     call.then((done) => { end = { done }; wake?.(); }, (error) => { end = { error }; wake?.(); });

@@ -2,7 +2,8 @@
 // (src/worker/serve.ts). Every request carries an id; the worker answers it with events for that
 // id (progress, notices, generated pieces) and then exactly one `ok` or `error`. Functions and
 // AbortSignals cannot cross the boundary, so callbacks become events and an abort is its own
-// message naming the request.
+// message naming the request; where SharedArrayBuffer exists a generation also carries a stop flag
+// (below) that the worker reads before each token, so Stop does not wait for that message.
 
 import type { ChatOptions } from '../chat.js';
 import type { ModelConfig } from '../format.js';
@@ -40,9 +41,9 @@ export interface ModelFacts {
 
 export type Request =
   | { id: number; op: 'load'; source: string | Blob | ArrayBuffer | Uint8Array; opts: PostableLoadOptions }
-  | { id: number; op: 'generate'; prompt: string | number[]; opts: PostableGenerateOptions }
+  | { id: number; op: 'generate'; prompt: string | number[]; opts: PostableGenerateOptions; stopFlag?: StopFlag }
   | { id: number; op: 'chat-open'; session: number; opts: ChatOptions }
-  | { id: number; op: 'chat-send'; session: number; content: string; opts: PostableGenerateOptions }
+  | { id: number; op: 'chat-send'; session: number; content: string; opts: PostableGenerateOptions; stopFlag?: StopFlag }
   | { id: number; op: 'chat-system'; session: number; text: string }
   | { id: number; op: 'chat-reset'; session: number }
   | { id: number; op: 'chat-messages'; session: number }
@@ -74,4 +75,26 @@ export type Reply =
 /** Milliseconds on a clock the page and its workers share (each context's timeOrigin differs). */
 export function wallClock(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/**
+ * A generation's stop flag in shared memory: Int32 [0] is 1 once the page asked to stop, Float64 [1]
+ * the wallClock() time it asked. The page writes the time, then the flag with Atomics.store; a
+ * worker that sees the flag with Atomics.load also sees the time (the store and load synchronize).
+ */
+export type StopFlag = SharedArrayBuffer;
+
+/** A new stop flag, or null where SharedArrayBuffer is missing (a page not cross-origin isolated). */
+export function newStopFlag(): StopFlag | null {
+  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(16) : null;
+}
+
+export function raiseStopFlag(f: StopFlag, sentAt: number): void {
+  new Float64Array(f, 8, 1)[0] = sentAt;
+  Atomics.store(new Int32Array(f, 0, 1), 0, 1);
+}
+
+/** When the page raised the flag (wallClock ms), or null while it is down. */
+export function stopFlagRaisedAt(f: StopFlag): number | null {
+  return Atomics.load(new Int32Array(f, 0, 1), 0) === 1 ? new Float64Array(f, 8, 1)[0] : null;
 }

@@ -3,10 +3,12 @@
 // cannot freeze it; the worker's own main thread may block in Atomics.wait, which the thread pool
 // uses (a page's main thread may not).
 //
-// Abort: a generation yields a macrotask after every piece it posts (the generator itself yields
-// only every ~8 ms, several tokens of a small model), so an abort message is seen before the next
-// token is sampled and the stream ends with stopReason 'abort'. The page stamps the abort with the
-// time it was sent; the result counts the tokens made after that (0 or 1).
+// Abort: a generation's AbortSignal also reads the request's stop flag in shared memory (where the
+// page has SharedArrayBuffer) whenever generate or the batcher asks `signal.aborted`, which they do
+// before each token is sampled and before each model pass. So Stop is seen at the next token however
+// late this worker's event loop gets to the abort message, which remains the path where there is no
+// flag (a page not cross-origin isolated). The page stamps the abort with the time it was sent; the
+// result counts the tokens made after that (0 or 1: the one being computed).
 
 import type { ChatSession } from '../chat.js';
 import { yieldToEventLoop } from '../batcher.js';
@@ -14,7 +16,7 @@ import type { GenerationStream } from '../generate.js';
 import { Fairy2iError } from '../errors.js';
 import type { Model } from '../model.js';
 import { loadModel } from '../browser.js';
-import { wallClock, type GenerateDone, type ModelFacts, type PostedError, type Reply, type Request } from './protocol.js';
+import { stopFlagRaisedAt, wallClock, type StopFlag, type GenerateDone, type ModelFacts, type PostedError, type Reply, type Request } from './protocol.js';
 
 interface Scope {
   onmessage: ((e: MessageEvent<Request>) => void) | null;
@@ -72,7 +74,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
       }
       case 'generate': {
         const md = need();
-        const run = newRun();
+        const run = newRun(m.stopFlag);
         running.set(m.id, run);
         return stream(m.id, md.generate(m.prompt, { ...m.opts, signal: run.ctrl.signal }), run);
       }
@@ -81,7 +83,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
         return null;
       case 'chat-send': {
         const s = session(m.session);
-        const run = newRun();
+        const run = newRun(m.stopFlag);
         running.set(m.id, run);
         return stream(m.id, s.send(m.content, { ...m.opts, signal: run.ctrl.signal }), run);
       }
@@ -99,7 +101,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
         return need().detokenize(m.ids);
       case 'abort': {
         const r = running.get(m.target);
-        if (r && r.abortSentAt === null) { r.abortSentAt = m.sentAt; r.ctrl.abort(); }
+        if (r) stop(r, m.sentAt);
         return null;
       }
     }
@@ -124,8 +126,30 @@ interface Run {
   abortSentAt: number | null;
 }
 
-function newRun(): Run {
-  return { ctrl: new AbortController(), pieces: [], abortSentAt: null };
+const nativeAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+
+/** A run whose signal, where the page sent a stop flag, reads as aborted once the flag is raised. */
+function newRun(flag?: StopFlag): Run {
+  const run: Run = { ctrl: new AbortController(), pieces: [], abortSentAt: null };
+  const signal = run.ctrl.signal;
+  if (flag) {
+    Object.defineProperty(signal, 'aborted', {
+      get: () => {
+        if (!nativeAborted.call(signal)) {
+          const at = stopFlagRaisedAt(flag);
+          if (at !== null) stop(run, at);
+        }
+        return nativeAborted.call(signal);
+      },
+    });
+  }
+  return run;
+}
+
+function stop(run: Run, sentAt: number): void {
+  if (run.abortSentAt !== null) return;
+  run.abortSentAt = sentAt;
+  run.ctrl.abort();
 }
 
 function facts(m: Model): ModelFacts {
