@@ -502,7 +502,64 @@ bad('vocabulary arrays that do not match are refused', () => {
   throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS, ['<0xZZ>', 0, TokenType.BYTE]])), 'tokenizer vocabulary', 'tokens[3]', /expected the form <0xAB>/);
   throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS], { bosId: 7 })), 'tokenizer vocabulary', 'bos_token_id', /is 7/);
 });
+bad('every malformed vocabulary field is refused with its name (constructor checks)', () => {
+  const V = 'tokenizer vocabulary';
+  throwsFormat(() => new Tokenizer(tinyVocab([], { bosId: -1, eosId: -1, unkId: -1 })), V, 'tokens', /is empty; expected at least one piece/);
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS], { types: new Int32Array(4) })), V, 'token_type', /has 4 entries, expected 3 \(one per token\)/);
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS], { bosId: 1.5 })), V, 'bos_token_id', /is 1\.5, expected -1 \(none\) or an id in \[0, 3\)/);
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS], { eosId: -2 })), V, 'eos_token_id', /is -2/);
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS], { unkId: 3 })), V, 'unknown_token_id', /is 3/);
+  const notString = tinyVocab([...SPECIALS, ['a', 0]]);
+  (notString.tokens as unknown[])[3] = 7;
+  throwsFormat(() => new Tokenizer(notString), V, 'tokens[3]', /is not a string/);
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS, ['', 0]])), V, 'tokens[3]', /is empty; a piece text can produce must not be empty/);
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS, ['a', 0], ['a', 0, TokenType.USER_DEFINED]])), V, 'tokens[4]', /duplicates tokens\[3\] \("a"\)/);
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS, ['a', 0, 7]])), V, 'token_type[3]', /is 7; expected 1 normal, 2 unknown/);
+  // the byte form is anchored at both ends
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS, ['<0x41>x', 0, TokenType.BYTE]])), V, 'tokens[3]', /expected the form <0xAB>/);
+  throwsFormat(() => new Tokenizer(tinyVocab([...SPECIALS, ['x<0x41>', 0, TokenType.BYTE]])), V, 'tokens[3]', /expected the form <0xAB>/);
+  // the bounds themselves are accepted: -1 (none) and n - 1
+  assert.is(new Tokenizer(tinyVocab([...SPECIALS], { bosId: -1, eosId: 2 })).encode('', { addEos: true }).join(), '2');
+});
 bad.run();
+
+// Byte pieces, decoded as sentencepiece's DecodeUTF8: the boundaries of each sequence length.
+const bytesSuite = suite('tokenizer: byte pieces at the UTF-8 boundaries');
+const BYTE_ROWS: [string, number, number][] = Array.from({ length: 256 }, (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, 0, TokenType.BYTE]);
+const byteTok = new Tokenizer(tinyVocab([...SPECIALS, ...BYTE_ROWS, [SPACE, -1], ['a', -2]]));
+const B = (...bytes: number[]) => bytes.map((b) => 3 + b);
+const F = '\uFFFD';
+bytesSuite('the smallest and largest code point of each length decode; overlong, bad-trail and too-large forms are U+FFFD per byte', () => {
+  const cases: [number[], string][] = [
+    [[0xc2, 0x80], '\u0080'], [[0xdf, 0xbf], '\u07ff'], [[0xc1, 0xbf], F + F],
+    [[0xe0, 0xa0, 0x80], '\u0800'], [[0xe0, 0x9f, 0xbf], F + F + F], [[0xef, 0xbf, 0xbf], '\uffff'],
+    [[0xf0, 0x90, 0x80, 0x80], '\u{10000}'], [[0xf0, 0x8f, 0xbf, 0xbf], F + F + F + F],
+    [[0xf4, 0x8f, 0xbf, 0xbf], '\u{10ffff}'], [[0xf4, 0x90, 0x80, 0x80], F + F + F + F],
+    // a non-trail byte where a trail byte belongs: the lead alone is invalid, the byte is read anew
+    [[0xc2, 0x41], F + 'A'], [[0xe0, 0xa0, 0x41], F + F + 'A'], [[0xf0, 0x90, 0x80, 0x41], F + F + F + 'A'],
+    [[0xed, 0xa0, 0x80], F + F + F], [[0x00], '\u0000'],
+  ];
+  for (const [bytes, want] of cases) {
+    assert.is(byteTok.decode(B(...bytes)), want, `bytes ${bytes.map((b) => b.toString(16))}`);
+    const st = byteTok.createStreamDecoder();
+    assert.is(B(...bytes).map((id) => st.push(id)).join('') + st.flush(), want, `streamed bytes ${bytes.map((b) => b.toString(16))}`);
+  }
+});
+bytesSuite('the stream decoder gives up on a cut-off sequence as soon as a non-trail byte arrives', () => {
+  const st = byteTok.createStreamDecoder();
+  // E0 needs two trail bytes; 41 is none, so E0 is final (U+FFFD) before the third byte comes
+  assert.is(st.push(B(0xe0)[0]), '');
+  assert.is(st.push(B(0x41)[0]), F + 'A');
+  assert.is(st.push(B(0xf0)[0]) + st.push(B(0x90)[0]), '');
+  assert.is(st.push(B(0x42)[0]), F + F + 'B');
+  assert.is(st.flush(), '');
+});
+bytesSuite('an empty byte run writes nothing and the dummy-prefix space is still stripped after it', () => {
+  // a byte run that decodes to text counts as output: the space of the next piece stays
+  assert.is(byteTok.decode([...B(0x41), 3 + 256]), 'A ');
+  assert.is(byteTok.decode([1, 3 + 256, 3 + 257]), 'a');
+});
+bytesSuite.run();
 
 const badShared = sharedSuite('tokenizer: bad input (real files)');
 badShared('truncated tokenizer.model', () => {
