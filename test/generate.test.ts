@@ -199,4 +199,27 @@ test('an error inside a running generation reaches the iterating caller and resu
   assert.is(after.tokens.length, 3);
 });
 
+test('a chat reply cut by a stop string: the session keeps the reply before it and continues from exactly those tokens', async () => {
+  // the greedy reply, then a stop string made of three of its tokens from token k on (so that the
+  // cut falls on a token boundary and a reply of k tokens is the same turn)
+  const msg = 'Tell me about a cat.', o = { temperature: 0, maxTokens: 24, stopAtEos: false };
+  const free = await model.chat().send(msg, o).done();
+  let k = 6, before = '', stop = '';
+  for (; k + 3 <= free.tokens.length; k++) {
+    before = model.detokenize(free.tokens.slice(0, k));
+    stop = model.detokenize(free.tokens.slice(0, k + 3)).slice(before.length);
+    if (free.text.startsWith(before) && free.text.indexOf(stop) === before.length && !stop.includes('\n')) break;
+  }
+  assert.ok(k + 3 <= free.tokens.length, `no usable stop string in ${JSON.stringify(free.text)}`);
+  const cut = model.chat(), asK = model.chat();
+  const r = await cut.send(msg, { ...o, stop: [stop] }).done();
+  assert.equal([r.text, r.stopReason], [before, 'stop']);
+  await asK.send(msg, { ...o, maxTokens: k }).done();
+  assert.equal(cut.messages, asK.messages, 'the reply kept is the text before the stop string');
+  const next = (c: typeof cut) => c.send('And a dog?', { ...o, maxTokens: 1 }).done();
+  const [a, b] = [await next(cut), await next(asK)];
+  // (how many of them are evaluated depends on which sequences the two sessions' caches share)
+  assert.is(a.usage.promptTokens, b.usage.promptTokens, 'the next turn holds the same tokens');
+});
+
 test.run();

@@ -362,6 +362,39 @@ dl('a wrong sha256 (from the model info or a damaged partial) caches nothing', a
   assert.equal(readFileSync(d), WEIGHTS);
 });
 
+/** What downloadFile writes to stderr when stderr is a 200-column terminal. */
+async function onTerminal(run: () => Promise<void>): Promise<string[]> {
+  const err = process.stderr as any, saved = { isTTY: err.isTTY, columns: err.columns, write: err.write };
+  const out: string[] = [];
+  Object.assign(err, { isTTY: true, columns: 200, write: (s: string | Uint8Array) => { out.push(String(s)); return true; } });
+  try { await run(); } finally { Object.assign(err, saved); }
+  return out;
+}
+
+dl('on a terminal, a progress line: the file, 100 % of its size at the end (also resumed or of unknown size); none when quiet', async () => {
+  const MB = `${(WEIGHTS.length / 1e6).toFixed(1)} MB`;
+  /** The last progress line, checked to hold nothing after its ETA. */
+  const last = (out: string[]) => {
+    assert.is(out.at(-1), '\n', 'done() ends the line');
+    const line = out.at(-2)!;
+    assert.match(line, /^\r.* ETA \S+ +$/, 'nothing after the ETA');
+    return line.slice(1).replace(/  ETA .*/, '');
+  };
+  /** The last line up to its rate: the label, the share, done / total. */
+  const head = (out: string[]) => last(out).replace(/  [\d.]+ MB\/s$/, '');
+  let d = dest(); prepare(d);
+  assert.is(head(await onTerminal(() => downloadFile(new HubHttp(cfg()), 'test/small', commit(), FILE(), d, { quiet: false }))), `weights.bin 100.0%  ${MB} / ${MB}`);
+  // resumed from a partial: what it held counts
+  d = dest(); prepare(d, WEIGHTS.subarray(0, 123_456));
+  assert.is(head(await onTerminal(() => downloadFile(new HubHttp(cfg()), 'test/small', commit(), FILE(), d, {}))), `weights.bin 100.0%  ${MB} / ${MB}`);
+  // an unknown size: the total shows as 0 and the share as 100 %
+  d = dest(); prepare(d);
+  assert.is(head(await onTerminal(() => downloadFile(new HubHttp(cfg()), 'test/small', commit(), { path: 'weights.bin', size: -1 }, d, {}))), `weights.bin 100.0%  ${MB} / 0.0 MB`);
+  d = dest(); prepare(d);
+  assert.equal(await onTerminal(() => downloadFile(new HubHttp(cfg()), 'test/small', commit(), FILE(), d, { quiet: true })), []);
+  assert.equal(readFileSync(d), WEIGHTS);
+});
+
 dl('servers that ignore the range, stop short, send too much, or keep dropping', async () => {
   const body = WEIGHTS.subarray(0, 50_000);
   const file = { path: 'w.bin', size: body.length, sha256: sha256(body) };

@@ -19,12 +19,15 @@ function random(n: number, seed: number, scale = 8): Float32Array {
 }
 
 const CASES: [string, Float32Array][] = [
-  ['all equal', new Float32Array(50).fill(1.5)],
-  ['few levels with ±0', crafted(300, 1, [0, -0, 1, -1, 2.5])],
-  ['±Inf ties', crafted(200, 2, [Infinity, -Infinity, 0, 3, -0, Infinity])],
-  ['tiny and huge', crafted(257, 3, [1e-45, -1e-45, 3.4e38, -3.4e38, 1, 1.0000001])],
-  ['increasing', Float32Array.from({ length: 100 }, (_, i) => i)],
-  ['decreasing', Float32Array.from({ length: 100 }, (_, i) => -i)],
+  ['all equal', new Float32Array(600).fill(1.5)],
+  ['few levels with ±0', crafted(700, 1, [0, -0, 1, -1, 2.5])],
+  ['±Inf ties', crafted(600, 2, [Infinity, -Infinity, 0, 3, -0, Infinity])],
+  ['tiny and huge', crafted(557, 3, [1e-45, -1e-45, 3.4e38, -3.4e38, 1, 1.0000001])],
+  ['increasing', Float32Array.from({ length: 600 }, (_, i) => i)],
+  ['decreasing', Float32Array.from({ length: 600 }, (_, i) => -i)],
+  // the crafted cases above are longer than sortedIds' RADIX_MIN (512), so they reach its radix sort;
+  // this one is shorter (the comparator sort)
+  ['short', random(50, 10)],
   ...[5, 6, 7].map((seed): [string, Float32Array] => [`random ${seed}`, random(1000 + seed, seed)]),
   ['random vocabulary-sized', random(32000, 9, 20)],
 ];
@@ -41,9 +44,9 @@ s('topIds(k) is the first k of the full comparator sort, ties by id', () => {
 
 s('sortedIds is the full comparator sort (NaN falls back to it)', () => {
   for (const [name, l] of CASES) assert.equal(Array.from(sortedIds(l)), sortIdsByLogit(l), name);
-  const withNaN = crafted(64, 4, [1, NaN, 2, -0]);
+  const withNaN = crafted(640, 4, [1, NaN, 2, -0]);
   assert.equal(Array.from(sortedIds(withNaN)), sortIdsByLogit(withNaN), 'NaN');
-  const sub = random(40, 8).subarray(3, 33); // a view at a byte offset
+  const sub = random(1040, 8).subarray(3, 1033); // a view at a byte offset
   assert.equal(Array.from(sortedIds(sub)), sortIdsByLogit(sub), 'subarray');
 });
 

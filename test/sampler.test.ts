@@ -206,6 +206,8 @@ t('top-k k with min-p 1 returns the arg-max wherever it sits (insertion reaches 
 t('sampling at temperature 0 ignores top-k/top-p/min-p and the seed; penalties still apply', () => {
   for (let seed = 0; seed < 5; seed++) assert.is(new Sampler({ seed, temperature: 0, topK: 3, topP: 0.1, minP: 0.9 }).sample(crafted(), []), 47);
   assert.is(new Sampler({ temperature: 0, repetitionPenalty: 10 }).sample(crafted(), [47]), 49);
+  // without min-p too: nothing else would pick the arg-max ((l − max) / 0 is NaN for it, −∞ for the rest)
+  assert.is(new Sampler({ temperature: 0, topK: 0, topP: 1, minP: 0 }).sample(crafted(), []), 47);
 });
 
 t.run();

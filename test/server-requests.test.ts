@@ -10,6 +10,9 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { meta } from '../src/gguf.ts';
 import { createHandler, loadModel, type Model, type ServeHandler } from '../src/node.ts';
+import { PLAIN_STOPS } from '../src/chat.ts';
+import { keyChecker } from '../src/server/auth.ts';
+import { chatPrompt, completionPrompt } from '../src/server/prompt.ts';
 import { rewriteMetadata } from './fixtures.ts';
 import { MODEL } from './serve-process.ts';
 
@@ -392,6 +395,15 @@ body('the API key: the exact key as a Bearer token (any case, any spacing), noth
   await h.close();
 });
 
+body('the key check on its own: it trims the header itself and the token runs to its end', async () => {
+  // Headers already trims values and refuses newlines, so through the handler neither can be seen;
+  // the checker must not rely on that (a runtime's raw header, a test calling it).
+  const check = keyChecker('sk-abc');
+  assert.ok(await check(' \tBearer sk-abc \t'), 'surrounding whitespace');
+  assert.not.ok(await check('Bearer sk-abc\nX'), 'a token that stops at a line break is not the whole value');
+  assert.not.ok(await check(null));
+});
+
 body.run();
 
 // --- Prompts: the room left in the context, empty text, files without a tokenizer or with a chat
@@ -423,6 +435,23 @@ prompts('a prompt must leave room for one token; max_tokens is cut to the room l
     r = await post(COMP, { prompt: '', max_tokens: 2, ignore_eos: true, temperature: 0 }, h);
     assert.equal([r.status, r.body.usage.prompt_tokens, r.body.choices[0].text], [200, 1, (await m3.complete([m3.tokenizer!.bosId], { maxTokens: 2, temperature: 0, stopAtEos: false })).text]);
   } finally { await h.close(); }
+});
+
+prompts('the stop strings a chat format needs: the plain transcript\'s turn markers, none for a template', async () => {
+  // The bundled model has no template and no chat/instruct name: the plain format, which needs them
+  const plain = chatPrompt(m3, msgs);
+  assert.equal(plain.stop, PLAIN_STOPS);
+  const m = await loadModel(edited((md) => md.set('tokenizer.chat_template', meta.str('{{ messages[0].content }}'))), { threads: 1 });
+  try { assert.equal(chatPrompt(m, msgs).stop, []); } finally { m.dispose(); }
+});
+
+prompts('an empty text prompt is BOS alone, also when the file does not add BOS and BOS is id 0', async () => {
+  assert.equal(completionPrompt(m3, ''), [m3.tokenizer!.bosId]);
+  const m = await loadModel(edited((md) => { md.set('tokenizer.ggml.bos_token_id', meta.u32(0)); md.set('tokenizer.ggml.add_bos_token', meta.bool(false)); }), { threads: 1 });
+  try {
+    assert.equal([m.tokenizer!.bosId, m.tokenize('')], [0, []], 'the file as edited');
+    assert.equal(completionPrompt(m, ''), [0]);
+  } finally { m.dispose(); }
 });
 
 prompts('a file without a tokenizer: token-id completions only, the rest a 400 saying so', async () => {
