@@ -176,6 +176,28 @@ test('a file without a tokenizer: the same tokens for the same ids, no text, and
   }
 });
 
+test('an abort seen between a pass and the next token (raised by another generation of the same pass): no further token', async () => {
+  // Three generations share each pass; A resumes first after it and aborts the others from its
+  // onSample before they resume with their logits in hand (as the worker's shared-memory stop flag
+  // can): C (maxTokens 0) after the prompt, B after the pass that gave A its 4th token.
+  const three = await loadModel(FILE, { threads: 1, sequences: 3 });
+  try {
+    const b = new AbortController(), c = new AbortController();
+    let n = 0;
+    const onSample = () => { if (++n === 1) c.abort(); if (n === 4) b.abort(); };
+    const [ra, rb, rc] = await Promise.all([
+      three.complete(PROMPT, { ...GREEDY, maxTokens: 8, onSample }),
+      three.complete(PROMPT, { ...GREEDY, maxTokens: 8, signal: b.signal }),
+      three.complete(PROMPT, { ...GREEDY, maxTokens: 0, signal: c.signal }),
+    ]);
+    assert.equal([ra.tokens.length, ra.stopReason], [8, 'length']);
+    assert.equal([rb.tokens, rb.stopReason], [ra.tokens.slice(0, 3), 'abort'], 'B: the three tokens before the abort');
+    assert.equal([rc.tokens, rc.stopReason], [[], 'abort'], 'C: aborted, not out of tokens');
+  } finally {
+    three.dispose();
+  }
+});
+
 test('a context shift drops the oldest half after keepTokens; sequence.tokens shows what the cache keeps', async () => {
   const small = await loadModel(FILE, { threads: 1, contextLength: 32 });
   try {
