@@ -5,8 +5,11 @@
 // rates. api.test.ts has the basics; `npm run mutate -- generate` runs both against src/generate.ts.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import { OptionError } from '../src/errors.ts';
+import { meta } from '../src/gguf.ts';
 import { loadModel, type GeneratePiece, type Model } from '../src/node.ts';
+import { rewriteMetadata } from './fixtures.ts';
 
 const FILE = 'models/default.gguf';
 const PROMPT = 'And it came to pass';
@@ -85,6 +88,15 @@ test('stop strings: text that could begin one is held back until it cannot, and 
   for (const r of [plain, held, end]) assert.ok(r.pieces.every((p) => p.text.length > 0 && p.tokens.length > 0), 'no empty piece');
 });
 
+test('without stop strings nothing is held back: every token is its own piece, also one ending in "S"', async () => {
+  // 'PSALMS' continues ', and Savan, and Silgad': ' S' is a piece of its own (a held-back tail, as
+  // for a stop string starting with 'S', would join it to the next)
+  const r = await pieces({ maxTokens: 16 }, 'PSALMS');
+  assert.ok(r.pieces.slice(0, -1).some((p) => p.text.endsWith('S')), `no piece before the last ends in "S": ${JSON.stringify(r.text)}`);
+  assert.equal(r.pieces.map((p) => p.tokens), r.tokens.map((t) => [t]));
+  assert.is(r.pieces.map((p) => p.text).join(''), r.text);
+});
+
 test('stop strings: the text before the stop is one last piece (none when the stop starts a piece)', async () => {
   // 'ael' inside ' Israel': ' Isr' is the last piece
   let r = await pieces({ maxTokens: 24, stop: ['ael'] });
@@ -133,6 +145,57 @@ test('end of text, abort, one iteration, and onSample', async () => {
     for (let k = 0; k < V; k++) d = Math.max(d, Math.abs(row[k] - l[k]));
     assert.ok(d < 1e-2, `step ${i}: the logits differ from evaluate() by ${d}`);
   });
+});
+
+test('a file without a tokenizer: the same tokens for the same ids, no text, and no id ends the generation', async () => {
+  // the bundled file with every token typed unused (5) has no tokenizer (as in server-requests.test.ts)
+  const bytes = rewriteMetadata(new Uint8Array(readFileSync(FILE)), (md) => md.set('tokenizer.ggml.token_type', meta.i32s(new Int32Array(model.config.vocabSize).fill(5))));
+  const bare = await loadModel(bytes, { threads: 1 });
+  try {
+    assert.is(bare.tokenizer, null);
+    const P = model.tokenize(PROMPT);
+    const want = await model.complete(P, { ...GREEDY, maxTokens: 8 });
+    const s = bare.generate(P, { ...GREEDY, maxTokens: 8 });
+    const got: GeneratePiece[] = [];
+    for await (const p of s) got.push(p);
+    const r = await s.result;
+    assert.equal([r.tokens, r.text, r.stopReason, got], [want.tokens, '', 'length', []], 'no pieces: there is no text to give');
+    // A strongly negative presence penalty on a window of one token makes the last token of the
+    // prompt the greedy choice: the bundled file's EOS (2) ends its generation at once, while the file
+    // without a tokenizer has no EOS, so neither 2 nor BOS (1) nor any other id stops it.
+    const repeat = { temperature: 0, maxTokens: 3, presencePenalty: -1000, penaltyWindow: 1 };
+    const eos = model.tokenizer!.eosId;
+    const withTok = await model.complete([...P, eos], repeat);
+    assert.equal([withTok.tokens, withTok.stopReason], [[], 'stop'], 'the bundled file stops at its EOS');
+    for (const id of [eos, model.tokenizer!.bosId, 300]) {
+      const b = await bare.complete([...P, id], repeat);
+      assert.equal([b.tokens, b.stopReason], [[id, id, id], 'length'], `id ${id}`);
+    }
+  } finally {
+    bare.dispose();
+  }
+});
+
+test('an abort seen between a pass and the next token (raised by another generation of the same pass): no further token', async () => {
+  // Three generations share each pass; A resumes first after it and aborts the others from its
+  // onSample before they resume with their logits in hand (as the worker's shared-memory stop flag
+  // can): C (maxTokens 0) after the prompt, B after the pass that gave A its 4th token.
+  const three = await loadModel(FILE, { threads: 1, sequences: 3 });
+  try {
+    const b = new AbortController(), c = new AbortController();
+    let n = 0;
+    const onSample = () => { if (++n === 1) c.abort(); if (n === 4) b.abort(); };
+    const [ra, rb, rc] = await Promise.all([
+      three.complete(PROMPT, { ...GREEDY, maxTokens: 8, onSample }),
+      three.complete(PROMPT, { ...GREEDY, maxTokens: 8, signal: b.signal }),
+      three.complete(PROMPT, { ...GREEDY, maxTokens: 0, signal: c.signal }),
+    ]);
+    assert.equal([ra.tokens.length, ra.stopReason], [8, 'length']);
+    assert.equal([rb.tokens, rb.stopReason], [ra.tokens.slice(0, 3), 'abort'], 'B: the three tokens before the abort');
+    assert.equal([rc.tokens, rc.stopReason], [[], 'abort'], 'C: aborted, not out of tokens');
+  } finally {
+    three.dispose();
+  }
 });
 
 test('a context shift drops the oldest half after keepTokens; sequence.tokens shows what the cache keeps', async () => {

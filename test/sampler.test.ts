@@ -189,6 +189,14 @@ t('the draw walks the sorted candidates with the pinned PRNG outputs (ties in id
   assert.equal(draws({ topK: 0 }, () => Float32Array.from([0, 0, Math.LN2])), [0, 0, 2, 1, 0, 2]);
 });
 
+t('a draw that lands exactly on the boundary between two candidates takes the upper one', () => {
+  // Rng(3593960)'s first output is exactly 87 / 256 (found by a search over seeds: its low 24 bits
+  // are zero). With 256 equal weights the walk subtracts 1 from u·256 = 87 exactly: candidate i
+  // holds [i, i + 1), so 87 itself belongs to candidate 87, not 86.
+  const sm = new Sampler({ seed: 3593960, temperature: 1, topK: 0, topP: 1, minP: 0, ...NO_PENALTY });
+  assert.is(sm.sample(new Float32Array(256), []), 87);
+});
+
 t('top-k k with min-p 1 returns the arg-max wherever it sits (insertion reaches slot 0)', () => {
   let seed = 5;
   const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);

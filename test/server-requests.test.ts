@@ -445,13 +445,21 @@ prompts('the stop strings a chat format needs: the plain transcript\'s turn mark
   try { assert.equal(chatPrompt(m, msgs).stop, []); } finally { m.dispose(); }
 });
 
-prompts('an empty text prompt is BOS alone, also when the file does not add BOS and BOS is id 0', async () => {
+prompts('an empty text prompt is BOS alone, also when the file does not add BOS and BOS is id 0; without BOS a 400', async () => {
   assert.equal(completionPrompt(m3, ''), [m3.tokenizer!.bosId]);
   const m = await loadModel(edited((md) => { md.set('tokenizer.ggml.bos_token_id', meta.u32(0)); md.set('tokenizer.ggml.add_bos_token', meta.bool(false)); }), { threads: 1 });
   try {
     assert.equal([m.tokenizer!.bosId, m.tokenize('')], [0, []], 'the file as edited');
     assert.equal(completionPrompt(m, ''), [0]);
   } finally { m.dispose(); }
+  // a file without BOS: nothing to start from, so an empty text prompt is a 400 on prompt
+  const none = await loadModel(edited((md) => md.delete('tokenizer.ggml.bos_token_id')), { threads: 1 });
+  const h = createHandler(none, { parallel: 1 });
+  try {
+    assert.equal([none.tokenizer!.bosId, completionPrompt(none, '')], [-1, []], 'the file as edited');
+    const r = await post(COMP, { prompt: '', max_tokens: 2 }, h);
+    assert.equal([r.status, r.body.error?.param, r.body.error?.message], [400, 'prompt', 'prompt: is empty (and the model has no BOS token to start from)']);
+  } finally { await h.close(); none.dispose(); }
 });
 
 prompts('a file without a tokenizer: token-id completions only, the rest a 400 saying so', async () => {
