@@ -164,6 +164,20 @@ edges('the four codes dequantize to +s_re, +i·s_im, −s_re, −i·s_im (a 2×4
   assert.equal(Array.from(dequantizeLinear(q)), Array.from(A));
 });
 
+edges('a 4×2 layer (two complex rows) dequantizes to the whole matrix', () => {
+  // n = 2, m = 1: U rows (2, 0) → +1 and (0, 3) → +i; W rows (−1, 0) → −1 and (0, −5) → −i.
+  // Row r of the top half holds (W_re + U_re, W_im − U_im), row r + n (W_im + U_im, −W_re + U_re).
+  const U = [[2, 0], [0, 3]], W = [[-1, 0], [0, -5]];
+  const A = new Float32Array(8);
+  for (let r = 0; r < 2; r++) {
+    const [ur, ui] = U[r], [wr, wi] = W[r];
+    A[2 * r] = wr + ur; A[2 * r + 1] = wi - ui; A[2 * (r + 2)] = wi + ui; A[2 * (r + 2) + 1] = -wr + ur;
+  }
+  const q = quantizeLinear(A, 4, 2, 1);
+  assert.equal([Array.from(q.codesU[0]), Array.from(q.codesW[0])], [[0, 1], [2, 3]]);
+  assert.equal(Array.from(dequantizeLinear(q)), Array.from(A));
+});
+
 edges('an odd side is refused', () => {
   assert.throws(() => quantizeLinear(new Float32Array(6), 3, 2, 1), /quantizeLinear: 3x2 has an odd side/);
   assert.throws(() => quantizeLinear(new Float32Array(6), 2, 3, 1), /2x3 has an odd side/);
