@@ -38,6 +38,7 @@ golden('every unit: codes bit for bit, scales within 1e-6, A_quant V1..V4, lossl
     for (let v = 1; v <= 4; v++) {
       const g = readF32(`golden/quant/${name}/A_quant_v${v}.f32.bin`);
       const d = dequantizeLinear(quantizeLinear(A, rows, cols, v));
+      assert.is(d.length, g.length, `${name}: A_quant_v${v} size`);
       const scale = Math.max(1e-30, ...Array.from(g, Math.abs));
       let worst = 0;
       for (let i = 0; i < d.length; i++) worst = Math.max(worst, Math.abs(d[i] - g[i]));
