@@ -49,6 +49,43 @@ hand('windowLoss: large logits go through the max (no exp overflow)', () => {
   assert.ok(Math.abs(neg - Math.log(1 + Math.exp(-1) + Math.exp(-3))) < 1e-9, String(neg));
 });
 
+hand('windowLoss: the max is the largest logit of the row wherever it sits', () => {
+  // the largest first and a small one last: shifting by the last logit would overflow exp()
+  const loss = windowLoss(Float32Array.from([803, 801, 0, 0, 0, 0]), [1, 1], 3, 2);
+  assert.ok(Math.abs(loss - (Math.log(1 + Math.exp(-2) + Math.exp(-803)) + 2)) < 1e-9, String(loss));
+});
+
+/** A model for perplexity(): 'a' = 0, 'b' = 3, BOS 1, EOS 2, vocabulary 4, logits from `row`. */
+const fakeModel = (row: (t: number) => number[], contextLength = 6, evaluated = () => {}) => ({
+  contextLength,
+  config: { vocabSize: 4 },
+  tokenizer: { bosId: 1, eosId: 2, encode: (l: string) => l.trim().split(/ +/).map((w) => (w === 'a' ? 0 : 3)) },
+  evaluate: (w: number[]) => { evaluated(); return Float32Array.from(w.flatMap((_, t) => row(t))); },
+});
+
+hand('perplexity(): nothing to predict and overflowing predictions are input and format errors', () => {
+  const flat = fakeModel(() => [0, 0, 0, 0]);
+  const fails = (text: string, model: object, code: string, message: string) => {
+    try {
+      perplexity(model as any, text);
+      assert.unreachable(`perplexity of ${JSON.stringify(text)} did not throw`);
+    } catch (e) {
+      assert.is((e as { code?: string }).code, code, (e as Error).message);
+      assert.is((e as Error).message, message);
+    }
+  };
+  fails('\n  \r\n', flat, 'input', 'the text has no non-empty line, so there is nothing to predict');
+  fails('a a a a a a\nb b b b b b', flat, 'input', 'none of the 2 documents (lines) fits in a window of 6 tokens with BOS, so there is nothing to predict (use a larger --ctx or shorter lines)');
+  fails('a b', fakeModel(() => [NaN, 0, 0, 0]), 'format', 'perplexity is NaN (loss NaN over 3 tokens): the model\'s predictions overflowed');
+});
+
+hand('perplexity(): seconds is the wall time in seconds', () => {
+  // each window's evaluation takes at least 30 ms
+  const slow = fakeModel(() => [0, 0, 0, 0], 6, () => { const t = Date.now(); while (Date.now() - t < 30); });
+  const r = perplexity(slow as any, 'a b');
+  assert.ok(r.seconds >= 0.029 && r.seconds < 30, `seconds ${r.seconds}`);
+});
+
 hand('perplexity(): lines, windows, masked positions and the count on a model with position-dependent logits', () => {
   // Tokens: 'a' = 0, 'b' = 3, BOS 1, EOS 2, vocabulary 4. Rows at even positions are log(1, 2, 4, 1)
   // (P = 1/8, 2/8, 4/8, 1/8: NLL 3, 2, 1, 3 × ln 2 by id), at odd positions log(4, 1, 1, 2) (P = 4/8,

@@ -38,6 +38,7 @@ golden('every unit: codes bit for bit, scales within 1e-6, A_quant V1..V4, lossl
     for (let v = 1; v <= 4; v++) {
       const g = readF32(`golden/quant/${name}/A_quant_v${v}.f32.bin`);
       const d = dequantizeLinear(quantizeLinear(A, rows, cols, v));
+      assert.is(d.length, g.length, `${name}: A_quant_v${v} size`);
       const scale = Math.max(1e-30, ...Array.from(g, Math.abs));
       let worst = 0;
       for (let i = 0; i < d.length; i++) worst = Math.max(worst, Math.abs(d[i] - g[i]));
@@ -161,6 +162,20 @@ edges('the four codes dequantize to +s_re, +i·s_im, −s_re, −i·s_im (a 2×4
   const q = quantizeLinear(A, 2, 4, 1);
   assert.equal([Array.from(q.codesU[0]), Array.from(q.codesW[0])], [[0, 3], [2, 1]]);
   assert.equal(Array.from(q.scales), [4, 2, 1, 3]);
+  assert.equal(Array.from(dequantizeLinear(q)), Array.from(A));
+});
+
+edges('a 4×2 layer (two complex rows) dequantizes to the whole matrix', () => {
+  // n = 2, m = 1: U rows (2, 0) → +1 and (0, 3) → +i; W rows (−1, 0) → −1 and (0, −5) → −i.
+  // Row r of the top half holds (W_re + U_re, W_im − U_im), row r + n (W_im + U_im, −W_re + U_re).
+  const U = [[2, 0], [0, 3]], W = [[-1, 0], [0, -5]];
+  const A = new Float32Array(8);
+  for (let r = 0; r < 2; r++) {
+    const [ur, ui] = U[r], [wr, wi] = W[r];
+    A[2 * r] = wr + ur; A[2 * r + 1] = wi - ui; A[2 * (r + 2)] = wi + ui; A[2 * (r + 2) + 1] = -wr + ur;
+  }
+  const q = quantizeLinear(A, 4, 2, 1);
+  assert.equal([Array.from(q.codesU[0]), Array.from(q.codesW[0])], [[0, 1], [2, 3]]);
   assert.equal(Array.from(dequantizeLinear(q)), Array.from(A));
 });
 
