@@ -654,6 +654,18 @@ edge('flush() with nothing held back changes nothing: the stream goes on as deco
   assert.is(st.push(5), ' a');
   assert.is(tok.decode([1, 5, 5]), 'a a');
 });
+edge('a character whose low surrogate is U+DFFF falls back to its four bytes, not two U+FFFD', () => {
+  // 🏿 is D83C DFFF: the text must not be cut between the two units
+  assert.equal(idsOf(byteTok, '🏿'), [259, ...B(0xf0, 0x9f, 0x8f, 0xbf)]);
+  assert.equal(idsOf(byteTok, 'a🏿'), [259, 260, ...B(0xf0, 0x9f, 0x8f, 0xbf)]);
+  assert.is(byteTok.decode(idsOf(byteTok, 'a🏿')), 'a🏿');
+});
+edge('an unknown run right after BOS is written even when BOS is the unknown piece', () => {
+  // runs of unknown ids are merged into one; the BOS before the text is not part of such a run
+  const tok = new Tokenizer(tinyVocab([['<unk>', 0, TokenType.UNKNOWN], [SPACE, -1], ['a', -2]], { bosId: 0, eosId: -1, unkId: 0, addSpacePrefix: false }));
+  assert.equal(tok.encode('☃☃a'), [0, 0, 2]);
+  assert.equal(tok.encode('☃☃a', { addBos: false }), [0, 2]);
+});
 edge('remove_extra_whitespaces keeps one space between words', () => {
   const tok = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['a', -2], ['b', -2]], { removeExtraWhitespaces: true }));
   assert.equal(idsOf(tok, '  a   b '), [3, 4, 3, 5]);
