@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FormatError } from '../src/errors.ts';
+import { Fairy2iError, FormatError } from '../src/errors.ts';
 import { parseSentencePieceModel } from '../src/convert/sentencepiece-model.ts';
 import { TokenType, Tokenizer, type TokenizerVocab } from '../src/tokenizer.ts';
 import { parseTokenizerJson, readTokenizerConfig } from '../src/convert/tokenizer-json.ts';
@@ -538,6 +538,8 @@ bytesSuite('the smallest and largest code point of each length decode; overlong,
     // a non-trail byte where a trail byte belongs: the lead alone is invalid, the byte is read anew
     [[0xc2, 0x41], F + 'A'], [[0xe0, 0xa0, 0x41], F + F + 'A'], [[0xf0, 0x90, 0x80, 0x41], F + F + F + 'A'],
     [[0xed, 0xa0, 0x80], F + F + F], [[0x00], '\u0000'],
+    // F8..FF lead nothing, even before three trail bytes that would make a valid 4-byte form
+    [[0xf8, 0x90, 0x80, 0x80], F + F + F + F], [[0xff, 0x80], F + F],
   ];
   for (const [bytes, want] of cases) {
     assert.is(byteTok.decode(B(...bytes)), want, `bytes ${bytes.map((b) => b.toString(16))}`);
@@ -560,6 +562,116 @@ bytesSuite('an empty byte run writes nothing and the dummy-prefix space is still
   assert.is(byteTok.decode([1, 3 + 256, 3 + 257]), 'a');
 });
 bytesSuite.run();
+
+// Vocabularies that the goldens do not have: ids 0 for special pieces, pieces sharing a first
+// character, byte pieces missing or twice, characters that are no piece inside a piece.
+const edge = suite('tokenizer: edge vocabularies');
+const idsOf = (tok: Tokenizer, text: string, opts: { addBos?: boolean; addEos?: boolean } = { addBos: false }) => tok.encode(text, opts);
+edge('user-defined pieces sharing a first character: the longest that matches wins, and it never merges', () => {
+  for (const order of [['<x', '<xy>'], ['<xy>', '<x']]) {
+    const tok = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['<', -5], ['x', -5], ['y', -5], ['>', -5], ['xy', -1], ['>a', 5], ['a', -5],
+      [order[0], 0, TokenType.USER_DEFINED], [order[1], 0, TokenType.USER_DEFINED], ['<x>a', 9], ['b', -5], ['<a', -3], ['ab', -1]]));
+    // ids: ▁ 3, < 4, x 5, y 6, > 7, xy 8, >a 9, a 10, order[0] 11, order[1] 12, <x>a 13, b 14, <a 15, ab 16
+    const id = (p: string) => tok.vocab.tokens.indexOf(p);
+    assert.equal(idsOf(tok, '<xy>'), [3, id('<xy>')], `${order}: <xy>`);
+    assert.equal(idsOf(tok, '<xy'), [3, id('<x'), 6], `${order}: <xy`);
+    assert.equal(idsOf(tok, '<'), [3, 4], `${order}: <`);
+    // '<ab' starts no user-defined piece (though '<x' is as long): characters, then BPE
+    assert.equal(idsOf(tok, '<ab'), [3, 4, 16], `${order}: <ab`);
+    // '<x>a' is a piece, but the user-defined '<x' is matched first and stays whole
+    assert.equal(idsOf(tok, '<x>a'), [3, id('<x'), 9], `${order}: <x>a`);
+  }
+});
+edge('BOS and EOS with id 0 are added; a vocabulary without EOS adds none', () => {
+  const rows: [string, number, number?][] = [['<s>', 0, TokenType.CONTROL], ['</s>', 0, TokenType.CONTROL], ['<unk>', 0, TokenType.UNKNOWN], [SPACE, -1], ['a', -2]];
+  assert.equal(new Tokenizer(tinyVocab(rows, { bosId: 0, eosId: 1, unkId: 2 })).encode('a', { addEos: true }), [0, 3, 4, 1]);
+  assert.equal(new Tokenizer(tinyVocab(rows, { bosId: 1, eosId: 0, unkId: 2 })).encode('a', { addEos: true }), [1, 3, 4, 0]);
+  const none = new Tokenizer(tinyVocab(rows, { bosId: -1, eosId: -1, unkId: 2 }));
+  assert.equal(none.encode('a', { addBos: true, addEos: true }), [3, 4]);
+  assert.equal(none.encode('', { addBos: true, addEos: true }), []);
+});
+edge('byte pieces: only all 256 give byte fallback; a duplicate byte piece decodes but the first id encodes', () => {
+  // all 256 at ids 0..255 (<0x00> is id 0), then <0x00> and <0x41> again
+  const rows: [string, number, number?][] = [...BYTE_ROWS, ['<unk>', 0, TokenType.UNKNOWN], ['<s>', 0, TokenType.CONTROL], ['</s>', 0, TokenType.CONTROL], [SPACE, -1],
+    ['<0x00>', 0, TokenType.BYTE], ['<0x41>', 0, TokenType.BYTE]];
+  const tok = new Tokenizer(tinyVocab(rows, { unkId: 256, bosId: 257, eosId: 258 }));
+  assert.equal(idsOf(tok, '\u0000A'), [259, 0, 0x41]);
+  assert.is(tok.decode([260, 261, 0, 0x41]), '\u0000A\u0000A');
+  // a few byte pieces are not byte fallback: characters that are no piece are the unknown id
+  const some = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['a', -2], ['<0x41>', 0, TokenType.BYTE], ['<0xE2>', 0, TokenType.BYTE]]));
+  assert.equal(idsOf(some, 'aA☃'), [3, 4, 0]);
+  assert.is(some.decode([5, 4]), 'Aa', 'the byte pieces still decode');
+});
+edge('a character that is no piece merges into a piece that holds it; split back when that piece is unused', () => {
+  // 'é' and '😀' are no pieces alone; 'éa' and 'a😀' are
+  const tok = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['a', -2], ['éa', -1], ['a😀', -1], ['b', -2]]));
+  assert.equal(idsOf(tok, 'éa'), [3, 5]);
+  assert.equal(idsOf(tok, 'a😀'), [3, 6]);
+  assert.equal(idsOf(tok, 'bé'), [3, 7, 0]);
+  // an unused 'éa' goes back to 'é' (unknown) and 'a'
+  const unused = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['a', -2], ['éa', -1, TokenType.UNUSED]]));
+  assert.equal(idsOf(unused, 'éa'), [3, 0, 4]);
+});
+edge('pieces with id 0: a normal piece and an unused one', () => {
+  const normal0 = new Tokenizer(tinyVocab([['a', -2], ['b', -2], ['ab', -1, TokenType.UNUSED], ['<s>', 0, TokenType.CONTROL]], { bosId: 3, eosId: -1, unkId: -1, addSpacePrefix: false }));
+  assert.equal(idsOf(normal0, 'ab'), [0, 1], 'the unused ab is split back into a (id 0) and b');
+  const unused0 = new Tokenizer(tinyVocab([['ab', -1, TokenType.UNUSED], ['a', -2], ['b', -2], ['<unk>', 0, TokenType.UNKNOWN]], { bosId: -1, eosId: -1, unkId: 3, addSpacePrefix: false }));
+  assert.equal(idsOf(unused0, 'ab'), [1, 2], 'the unused ab (id 0) is split back');
+});
+edge('without byte pieces and an unknown piece, text that is no piece is refused', () => {
+  const tok = new Tokenizer(tinyVocab([['<s>', 0, TokenType.CONTROL], [SPACE, -1], ['a', -2]], { bosId: 0, eosId: -1, unkId: -1 }));
+  assert.equal(tok.encode('a a'), [0, 1, 2, 1, 2]);
+  try {
+    tok.encode('a☃');
+  } catch (e) {
+    assert.instance(e, Fairy2iError);
+    assert.is((e as Fairy2iError).code, 'unsupported');
+    assert.is((e as Fairy2iError).message, 'cannot encode "☃": the vocabulary has neither byte pieces nor an unknown piece');
+    return;
+  }
+  assert.unreachable('encode of a character that is no piece should throw');
+});
+edge('an id out of range is an input error', () => {
+  const tok = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['a', -2]]));
+  for (const f of [() => tok.decode([5]), () => tok.piece(-1), () => tok.createStreamDecoder().push(0.5)]) {
+    try {
+      f();
+    } catch (e) {
+      assert.instance(e, Fairy2iError);
+      assert.is((e as Fairy2iError).code, 'input');
+      continue;
+    }
+    assert.unreachable('expected an error');
+  }
+});
+edge('flush() with nothing held back changes nothing: the stream goes on as decode of all ids', () => {
+  const tok = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['a', -2], ['▁a', -1]]));
+  const st = tok.createStreamDecoder();
+  assert.is(st.flush(), '');
+  assert.is(st.push(1), '');
+  assert.is(st.flush(), '');
+  assert.is(st.push(5), 'a', 'the dummy-prefix space is still stripped');
+  assert.is(st.push(5), ' a');
+  assert.is(tok.decode([1, 5, 5]), 'a a');
+});
+edge('a character whose low surrogate is U+DFFF falls back to its four bytes, not two U+FFFD', () => {
+  // 🏿 is D83C DFFF: the text must not be cut between the two units
+  assert.equal(idsOf(byteTok, '🏿'), [259, ...B(0xf0, 0x9f, 0x8f, 0xbf)]);
+  assert.equal(idsOf(byteTok, 'a🏿'), [259, 260, ...B(0xf0, 0x9f, 0x8f, 0xbf)]);
+  assert.is(byteTok.decode(idsOf(byteTok, 'a🏿')), 'a🏿');
+});
+edge('an unknown run right after BOS is written even when BOS is the unknown piece', () => {
+  // runs of unknown ids are merged into one; the BOS before the text is not part of such a run
+  const tok = new Tokenizer(tinyVocab([['<unk>', 0, TokenType.UNKNOWN], [SPACE, -1], ['a', -2]], { bosId: 0, eosId: -1, unkId: 0, addSpacePrefix: false }));
+  assert.equal(tok.encode('☃☃a'), [0, 0, 2]);
+  assert.equal(tok.encode('☃☃a', { addBos: false }), [0, 2]);
+});
+edge('remove_extra_whitespaces keeps one space between words', () => {
+  const tok = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['a', -2], ['b', -2]], { removeExtraWhitespaces: true }));
+  assert.equal(idsOf(tok, '  a   b '), [3, 4, 3, 5]);
+  assert.equal(idsOf(tok, 'a b'), [3, 4, 3, 5]);
+});
+edge.run();
 
 const badShared = sharedSuite('tokenizer: bad input (real files)');
 badShared('truncated tokenizer.model', () => {
