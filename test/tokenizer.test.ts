@@ -671,6 +671,17 @@ edge('remove_extra_whitespaces keeps one space between words', () => {
   assert.equal(idsOf(tok, '  a   b '), [3, 4, 3, 5]);
   assert.equal(idsOf(tok, 'a b'), [3, 4, 3, 5]);
 });
+edge('the last word is encoded also when a piece holds U+FFFF after the character one below the last', () => {
+  // the split test at the text's end reads c1 = −1, i.e. the pair (last − 1, U+FFFF): 'a\uffff' for a text ending in 'b'
+  const tok = new Tokenizer(tinyVocab([...SPECIALS, [SPACE, -1], ['a', -2], ['b', -2], ['a\uffff', -3]]));
+  assert.equal(tok.encode('b', { addBos: false }), [3, 5]);
+  assert.equal(tok.encode('a b', { addBos: false }), [3, 4, 3, 5]);
+});
+edge('with byte fallback, repeats of a normal piece stay apart even when unknown_token_id names it (unknown means the type)', () => {
+  const rows: [string, number, number?][] = [['<s>', 0, TokenType.CONTROL], ['</s>', 0, TokenType.CONTROL], [SPACE, -1], ['a', -2], ...BYTE_ROWS];
+  const tok = new Tokenizer(tinyVocab(rows, { bosId: 0, eosId: 1, unkId: 3 }));
+  assert.equal(tok.encode('aa', { addBos: false }), [2, 3, 3]);
+});
 edge.run();
 
 const badShared = sharedSuite('tokenizer: bad input (real files)');
