@@ -91,6 +91,7 @@ golden('stories260K V2 dequantized weights equal the golden w2_dequantized matri
       const unpack = (p: number) => Uint8Array.from({ length: n * m }, (_, k) => codeAt(packed, m, 2, p, Math.floor(k / m), k % m));
       const A = dequantizeLinear({ n, m, stages: 2, codesU: [unpack(0), unpack(1)], codesW: [unpack(2), unpack(3)], scales });
       const maxAbs = Math.max(...Array.from(g, Math.abs));
+      assert.is(A.length, g.length, `${name}: dequantized size`);
       let worst = 0;
       for (let i = 0; i < A.length; i++) worst = Math.max(worst, Math.abs(A[i] - g[i]));
       assert.ok(worst <= 4 * MAX_SCALE_REL_ERR * maxAbs, `${name}: dequantized differs by ${worst}`);

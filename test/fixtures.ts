@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeHeader, encodeHeader, type Metadata } from '../src/gguf.ts';
+import { decodeHeader, encodeHeader, meta, type Metadata } from '../src/gguf.ts';
 
 export function tempDir(prefix = 'fairy2i-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -138,4 +138,9 @@ export function rewriteMetadata(bytes: Uint8Array, edit: (md: Metadata) => void)
   out.set(header);
   out.set(bytes.subarray(h.dataOffset), header.length);
   return out;
+}
+
+/** A copy of a model file with every token typed unused (5): it loads as a file without a tokenizer. */
+export function withoutTokenizer(bytes: Uint8Array, vocabSize: number): Uint8Array {
+  return rewriteMetadata(bytes, (md) => md.set('tokenizer.ggml.token_type', meta.i32s(new Int32Array(vocabSize).fill(5))));
 }

@@ -7,9 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { OptionError } from '../src/errors.ts';
-import { meta } from '../src/gguf.ts';
 import { loadModel, type GeneratePiece, type Model } from '../src/node.ts';
-import { rewriteMetadata } from './fixtures.ts';
+import { withoutTokenizer } from './fixtures.ts';
 
 const FILE = 'models/default.gguf';
 const PROMPT = 'And it came to pass';
@@ -148,9 +147,7 @@ test('end of text, abort, one iteration, and onSample', async () => {
 });
 
 test('a file without a tokenizer: the same tokens for the same ids, no text, and no id ends the generation', async () => {
-  // the bundled file with every token typed unused (5) has no tokenizer (as in server-requests.test.ts)
-  const bytes = rewriteMetadata(new Uint8Array(readFileSync(FILE)), (md) => md.set('tokenizer.ggml.token_type', meta.i32s(new Int32Array(model.config.vocabSize).fill(5))));
-  const bare = await loadModel(bytes, { threads: 1 });
+  const bare = await loadModel(withoutTokenizer(new Uint8Array(readFileSync(FILE)), model.config.vocabSize), { threads: 1 });
   try {
     assert.is(bare.tokenizer, null);
     const P = model.tokenize(PROMPT);

@@ -55,12 +55,16 @@ hand('windowLoss: the max is the largest logit of the row wherever it sits', () 
   assert.ok(Math.abs(loss - (Math.log(1 + Math.exp(-2) + Math.exp(-803)) + 2)) < 1e-9, String(loss));
 });
 
-/** A model for perplexity(): 'a' = 0, 'b' = 3, BOS 1, EOS 2, vocabulary 4, logits from `row`. */
-const fakeModel = (row: (t: number) => number[], contextLength = 6, evaluated = () => {}) => ({
+/**
+ * A model for perplexity(): 'a' = 0, anything else 3, BOS 1, EOS 2, vocabulary 4; logits of position
+ * t from `row(t)`; `evaluated` sees each window. Lines are encoded without BOS/EOS and every window is
+ * evaluated from scratch (checked).
+ */
+const fakeModel = (row: (t: number) => number[], contextLength = 6, evaluated: (w: number[]) => void = () => {}) => ({
   contextLength,
   config: { vocabSize: 4 },
-  tokenizer: { bosId: 1, eosId: 2, encode: (l: string) => l.trim().split(/ +/).map((w) => (w === 'a' ? 0 : 3)) },
-  evaluate: (w: number[]) => { evaluated(); return Float32Array.from(w.flatMap((_, t) => row(t))); },
+  tokenizer: { bosId: 1, eosId: 2, encode: (l: string, o: any) => { assert.equal(o, { addBos: false, addEos: false }); return l.trim().split(/ +/).map((w) => (w === 'a' ? 0 : 3)); } },
+  evaluate: (w: number[], pos: number) => { assert.is(pos, 0, 'every window from scratch'); evaluated(w); return Float32Array.from(w.flatMap((_, t) => row(t))); },
 });
 
 hand('perplexity(): nothing to predict and overflowing predictions are input and format errors', () => {
@@ -92,12 +96,7 @@ hand('perplexity(): lines, windows, masked positions and the count on a model wi
   // 1/8, 1/8, 2/8: NLL 1, 3, 3, 2 × ln 2).
   const rows = [[0, L2, 2 * L2, 0], [2 * L2, 0, 0, L2]];
   const calls: number[][] = [];
-  const model = {
-    contextLength: 6,
-    config: { vocabSize: 4 },
-    tokenizer: { bosId: 1, eosId: 2, encode: (l: string, o: any) => { assert.equal(o, { addBos: false, addEos: false }); return l.trim().split(/ +/).map((w) => (w === 'a' ? 0 : 3)); } },
-    evaluate: (w: number[], pos: number) => { assert.is(pos, 0, 'every window from scratch'); calls.push([...w]); return Float32Array.from(w.flatMap((_, t) => rows[t % 2])); },
-  };
+  const model = fakeModel((t) => rows[t % 2], 6, (w) => calls.push([...w]));
   // Documents (each + EOS): [0 3 2], [3 2], [0 0 0 0 0 0 2] (7 + BOS > 6: skipped), [0 2]; blank and
   // whitespace-only lines are not documents. Windows of 6: [1 0 3 2 3 2] and [1 0 2].
   const progress: number[][] = [];

@@ -150,15 +150,26 @@ edges('a 2×2 layer through two stages: split, codes, scales (clamped where a pa
   assert.equal(splitWidelyLinear(A, 2, 2), { n: 1, m: 1, Ure: Float32Array.of(2), Uim: Float32Array.of(1), Wre: Float32Array.of(1), Wim: Float32Array.of(0) });
 });
 
+/**
+ * The real 2n × 2m matrix of complex U, W (n rows of m (re, im) entries), laid out as
+ * [[W_re + U_re, W_im − U_im], [W_im + U_im, −W_re + U_re]]: small layers whose codes are known.
+ */
+function realMatrix(U: number[][][], W: number[][][]): Float32Array {
+  const n = U.length, m = U[0].length, cols = 2 * m;
+  const A = new Float32Array(4 * n * m);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < m; j++) {
+      const [ur, ui] = U[r][j], [wr, wi] = W[r][j];
+      A[r * cols + j] = wr + ur; A[r * cols + m + j] = wi - ui;
+      A[(r + n) * cols + j] = wi + ui; A[(r + n) * cols + m + j] = -wr + ur;
+    }
+  }
+  return A;
+}
+
 edges('the four codes dequantize to +s_re, +i·s_im, −s_re, −i·s_im (a 2×4 layer, one stage)', () => {
   // n = 1, m = 2 with U = (4, 0) → +1 and (0, −2) → −i; W = (−1, 0) → −1 and (0, 3) → +i.
-  // A = [[W_re + U_re, W_im − U_im], [W_im + U_im, −W_re + U_re]] per input j.
-  const U = [[4, 0], [0, -2]], W = [[-1, 0], [0, 3]];
-  const A = new Float32Array(8);
-  for (let j = 0; j < 2; j++) {
-    const [ur, ui] = U[j], [wr, wi] = W[j];
-    A[j] = wr + ur; A[2 + j] = wi - ui; A[4 + j] = wi + ui; A[6 + j] = -wr + ur;
-  }
+  const A = realMatrix([[[4, 0], [0, -2]]], [[[-1, 0], [0, 3]]]);
   const q = quantizeLinear(A, 2, 4, 1);
   assert.equal([Array.from(q.codesU[0]), Array.from(q.codesW[0])], [[0, 3], [2, 1]]);
   assert.equal(Array.from(q.scales), [4, 2, 1, 3]);
@@ -167,13 +178,7 @@ edges('the four codes dequantize to +s_re, +i·s_im, −s_re, −i·s_im (a 2×4
 
 edges('a 4×2 layer (two complex rows) dequantizes to the whole matrix', () => {
   // n = 2, m = 1: U rows (2, 0) → +1 and (0, 3) → +i; W rows (−1, 0) → −1 and (0, −5) → −i.
-  // Row r of the top half holds (W_re + U_re, W_im − U_im), row r + n (W_im + U_im, −W_re + U_re).
-  const U = [[2, 0], [0, 3]], W = [[-1, 0], [0, -5]];
-  const A = new Float32Array(8);
-  for (let r = 0; r < 2; r++) {
-    const [ur, ui] = U[r], [wr, wi] = W[r];
-    A[2 * r] = wr + ur; A[2 * r + 1] = wi - ui; A[2 * (r + 2)] = wi + ui; A[2 * (r + 2) + 1] = -wr + ur;
-  }
+  const A = realMatrix([[[2, 0]], [[0, 3]]], [[[-1, 0]], [[0, -5]]]);
   const q = quantizeLinear(A, 4, 2, 1);
   assert.equal([Array.from(q.codesU[0]), Array.from(q.codesW[0])], [[0, 1], [2, 3]]);
   assert.equal(Array.from(dequantizeLinear(q)), Array.from(A));

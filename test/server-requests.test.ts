@@ -13,7 +13,7 @@ import { createHandler, loadModel, type Model, type ServeHandler } from '../src/
 import { PLAIN_STOPS } from '../src/chat.ts';
 import { keyChecker } from '../src/server/auth.ts';
 import { chatPrompt, completionPrompt } from '../src/server/prompt.ts';
-import { rewriteMetadata } from './fixtures.ts';
+import { rewriteMetadata, withoutTokenizer } from './fixtures.ts';
 import { MODEL } from './serve-process.ts';
 
 const test = suite('server: request fields');
@@ -463,7 +463,7 @@ prompts('an empty text prompt is BOS alone, also when the file does not add BOS 
 });
 
 prompts('a file without a tokenizer: token-id completions only, the rest a 400 saying so', async () => {
-  const m = await loadModel(edited((md) => md.set('tokenizer.ggml.token_type', meta.i32s(new Int32Array(m3.config.vocabSize).fill(5)))), { threads: 1 });
+  const m = await loadModel(withoutTokenizer(new Uint8Array(readFileSync(MODEL)), m3.config.vocabSize), { threads: 1 });
   const h = createHandler(m, { parallel: 1 });
   try {
     assert.is(m.tokenizer, null);

@@ -116,17 +116,21 @@ export async function runNativeSequences(model: NativeModel, o: { sequences: num
     Object.defineProperty(native, 'initBatch', { configurable: true, value: (size: number) => { batches.push(size); return initBatch.call(native, size); } });
     const cpu0 = process.cpuUsage(), t0 = performance.now();
     const step = barrier(N);
-    const out = await Promise.all(seqs.map(async (s, i) => {
-      const got: number[] = [];
-      // yieldEogToken: an end-of-generation token does not end a sequence early (as ours' stopAtEos: false).
-      for await (const t of s.evaluate(prompts[i].slice(-1), { temperature: 0, yieldEogToken: true })) {
-        if (got.push(t) >= o.tokens) break;
-        await step();
-      }
-      return got;
-    }));
+    let out: number[][];
+    try {
+      out = await Promise.all(seqs.map(async (s, i) => {
+        const got: number[] = [];
+        // yieldEogToken: an end-of-generation token does not end a sequence early (as ours' stopAtEos: false).
+        for await (const t of s.evaluate(prompts[i].slice(-1), { temperature: 0, yieldEogToken: true })) {
+          if (got.push(t) >= o.tokens) break;
+          await step();
+        }
+        return got;
+      }));
+    } finally {
+      delete native.initBatch;
+    }
     const wallMs = performance.now() - t0, c = process.cpuUsage(cpu0);
-    delete native.initBatch;
     const generated = out.reduce((a, g) => a + g.length, 0);
     if (batches.length !== o.tokens || batches.some((b) => b !== N)) throw new Error(`native: ${N} sequences × ${o.tokens} tokens ran as llama_decode batches of ${batches.join(', ')} tokens, not ${o.tokens} of ${N}`);
     return {
