@@ -46,6 +46,24 @@ export function suiteCounts(name, r, parse) {
 }
 
 /**
+ * What a failed suite said about its failures, short enough to repeat at the end of a long run (CI
+ * shows only the tail of the log): each uvu "FAIL" block up to its stack, or as-pect's failing lines,
+ * or the last lines of a crash.
+ * @param {string} out  the suite's whole output
+ * @returns {string[]} at most `max` lines, colors removed
+ */
+export function failureExcerpt(out, max = 12) {
+  const lines = plain(out).split('\n');
+  const picked = [];
+  for (let i = 0; i < lines.length && picked.length < max; i++) {
+    if (!/^\s*(FAIL\b|❌)/.test(lines[i])) continue;
+    for (; i < lines.length && picked.length < max && !/^\s+at |^\s*\[Summary\]/.test(lines[i]); i++) if (lines[i].trim()) picked.push(lines[i].trimEnd());
+  }
+  if (picked.length) return picked;
+  return lines.filter((l) => l.trim()).slice(-Math.min(max, 6)).map((l) => l.trimEnd());
+}
+
+/**
  * Runs a command in its own process group and kills the whole group (the suite's own children
  * included: deno, bun, chromium, workerd) when it runs longer than `seconds`.
  * @returns {Promise<{ code: number, stdout: string, out: string, timedOut: boolean, seconds: number }>}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 // @ts-ignore: plain JavaScript run by node directly
-import { aspectCounts, runLimited, sharedProblem, suiteCounts, uvuCounts } from '../scripts/test-counts.mjs';
+import { aspectCounts, failureExcerpt, runLimited, sharedProblem, suiteCounts, uvuCounts } from '../scripts/test-counts.mjs';
 import { tempDir } from './fixtures.ts';
 
 const s = suite('harness: counting');
@@ -42,6 +42,16 @@ s('a suite: no summary, a timeout, or a non-zero exit with all passed each fail 
   assert.equal([n.failed, n.problem], [1, 'd.test.ts: crashed or printed no summary (exit 1)']);
   // uvu's summary is read from stdout only: stderr after it does not hide it
   assert.equal(suiteCounts('e.test.ts', { code: 0, stdout: ok, out: ok + 'a warning\n', timedOut: false, seconds: 9 }, uvuCounts).failed, 0);
+});
+
+s('a failed suite is summed up by its FAIL blocks without their stacks, or by the last lines of a crash', () => {
+  const uvuOut = `x.ts\n\x1b[31m   FAIL \x1b[39m "first"\n    Expected values to be strictly equal:  (is)\n\n        ++3    (Expected)\n        --2    (Actual)\n    at assert (file:///a.mjs:1:1)\n    at h (file:///b.ts:2:2)\n\n   FAIL  "second"\n    boom\n    at c (d.ts:1:1)\n${summary(3, 1, 0)}`;
+  assert.equal(failureExcerpt(uvuOut), ['   FAIL  "first"', '    Expected values to be strictly equal:  (is)', '        ++3    (Expected)', '        --2    (Actual)', '   FAIL  "second"', '    boom']);
+  assert.equal(failureExcerpt(uvuOut, 2), ['   FAIL  "first"', '    Expected values to be strictly equal:  (is)']);
+  const aspOut = '❌ test/assembly/x.ts Pass: 1 / 2\n  Failed: g\n    ❌ wrong - \n      [Actual]  : 2\n      [Expected]: 3\n\n  [Summary]\n    [Tests]: 1 / 2\n';
+  assert.equal(failureExcerpt(aspOut), ['❌ test/assembly/x.ts Pass: 1 / 2', '  Failed: g', '    ❌ wrong -', '      [Actual]  : 2', '      [Expected]: 3']);
+  const crash = Array.from({ length: 20 }, (_, i) => `line ${i}`).join('\n') + '\n\n';
+  assert.equal(failureExcerpt(crash), ['line 14', 'line 15', 'line 16', 'line 17', 'line 18', 'line 19']);
 });
 
 s('runLimited: output and exit code; past the limit the whole process group is killed', async () => {

@@ -117,7 +117,7 @@ async function assertReport(rep: any, where: string, threads = 1) {
 
 function logTimes(what: string, wallMs: number, rep: any) {
   const t = rep.timingsMs ?? {};
-  console.log(`  ${what}${rep.threads > 1 ? ` on ${rep.threads} threads` : ''}: golden ok in ${(wallMs / 1000).toFixed(2)} s, ${rep.wasm} build (exact, fast: load ${t.load_exact?.toFixed(0)}, ${t.load_fast?.toFixed(0)} ms; 64 positions ${t.logits_exact?.toFixed(0)}, ${t.logits_fast?.toFixed(0)} ms; 64 greedy ${t.greedy_exact?.toFixed(0)}, ${t.greedy_fast?.toFixed(0)} ms; worst |Δ|/max ${rep.logits?.exact?.worstRelErr?.toExponential(1)}; fast perplexity ${((rep.logits?.fast?.relDiff ?? NaN) * 100).toFixed(2)} % of the golden)`);
+  console.log(`  ${what}${rep.threads > 1 ? ` on ${rep.threads} threads` : ''}: golden ok in ${(wallMs / 1000).toFixed(2)} s, ${rep.wasm} build (exact, fast: load ${t.load_exact?.toFixed(0)}, ${t.load_fast?.toFixed(0)} ms; 64 positions ${t.logits_exact?.toFixed(0)}, ${t.logits_fast?.toFixed(0)} ms; 64 greedy (exact) ${t.greedy_exact?.toFixed(0)} ms; worst |Δ|/max ${rep.logits?.exact?.worstRelErr?.toExponential(1)}; fast perplexity ${((rep.logits?.fast?.relDiff ?? NaN) * 100).toFixed(2)} % of the golden)`);
 }
 
 // --- The golden check in Node, Deno, Bun and Chromium -------------------------------------------
