@@ -45,14 +45,14 @@ test('a stop flag raised while piece k is delivered: no piece after k, stopReaso
       if (!('piece' in r)) return;
       got.push(...r.piece.tokens);
       // The page's Stop, with no abort message at all: only the flag can stop this run.
-      if (raisedAt < 0 && got.length >= k) { raisedAt = got.length; raiseStopFlag(flag, wallClock()); }
+      if (raisedAt < 0 && got.length >= k) { raisedAt = got.length; raiseStopFlag(flag); }
     });
     const { result, tokensAfterAbort } = await done;
     assert.is(result.stopReason, 'abort', `k=${k}`);
     assert.is(got.length, raisedAt, `k=${k}: tokens delivered after the flag was raised: ${got.length - raisedAt}`);
     assert.equal(result.tokens, got, 'the result holds exactly the delivered tokens');
-    // Piece k is stamped after its post returns, i.e. after this Stop: it counts as the one in flight.
-    assert.ok(tokensAfterAbort !== null && tokensAfterAbort <= 1, `tokensAfterAbort: ${tokensAfterAbort}`);
+    // Raised between two tokens (while piece k is delivered): no token was sampled after it.
+    assert.is(tokensAfterAbort, 0, `k=${k}: tokensAfterAbort`);
   }
   // The session's history ends with the stopped reply's text, and a next turn runs.
   const msgs = await w.call<{ role: string; content: string }[]>({ op: 'chat-messages', session: 1 }).done;
@@ -74,6 +74,44 @@ test('without a flag the abort message still stops the run (the path of a page w
   assert.is(result.stopReason, 'abort');
   assert.ok(result.tokens.length < 200);
   assert.ok(tokensAfterAbort !== null && tokensAfterAbort <= 1, `tokens after the abort message: ${tokensAfterAbort}`);
+});
+
+test('tokens held back before Stop (a possible stop string) and delivered after it are not counted as made after it, by flag or by message', async () => {
+  const w = serve();
+  await w.call({ op: 'load', source: new Uint8Array(MODEL), opts: { threads: 1, wasm: new Uint8Array(WASM) } }).done;
+  const greedy = { temperature: 0, maxTokens: 300, stopAtEos: false };
+  const texts: string[] = [];
+  await w.call<GenerateDone>({ op: 'generate', prompt: 'Once', opts: greedy }, (r) => { if ('piece' in r) texts.push(r.piece.text); }).done;
+  const K = 3;
+  // Everything after piece K could begin this stop string, so it is held back until the run ends.
+  const stop = [texts.slice(K).join('') + '\u0001'];
+  for (const by of ['flag', 'message'] as const) {
+    const flag = by === 'flag' ? newStopFlag()! : undefined;
+    const got: number[] = [];
+    let atStop = -1;
+    let id = 0;
+    const stopNow = () => {
+      atStop = got.length;
+      if (flag) raiseStopFlag(flag);
+      else w.post({ id: 0, op: 'abort', target: id, sentAt: wallClock() });
+    };
+    // Stop once several held tokens exist: the flag counts the samples; by message, some time later.
+    const whenHeld = () => {
+      if (flag && (Atomics.load(new Int32Array(flag), 0) & 0x3fffffff) < K + 4) setImmediate(whenHeld); // its count bits (protocol.ts)
+      else stopNow();
+    };
+    const c = w.call<GenerateDone>({ op: 'generate', prompt: 'Once', opts: { ...greedy, stop }, ...(flag ? { stopFlag: flag } : {}) } as Omit<Request, 'id'>, (r) => {
+      if (!('piece' in r)) return;
+      got.push(...r.piece.tokens);
+      if (got.length === K) flag ? setImmediate(whenHeld) : setTimeout(stopNow, 100);
+    });
+    id = c.id;
+    const { result, tokensAfterAbort } = await c.done;
+    assert.is(result.stopReason, 'abort', by);
+    assert.ok(got.length - atStop >= 2, `${by}: held tokens delivered after Stop: ${got.length - atStop}`);
+    assert.equal(result.tokens, got, `${by}: the result holds exactly the delivered tokens`);
+    assert.is(tokensAfterAbort, 0, `${by}: tokens counted as made after Stop`);
+  }
 });
 
 test.run();

@@ -71,9 +71,8 @@ class Channel {
 
   /** Stops request `target`: raises its stop flag (if it has one), then posts the abort for the rest. */
   abort(target: number, flag?: SharedArrayBuffer | null): void {
-    const sentAt = wallClock();
-    if (flag) raiseStopFlag(flag, sentAt);
-    if (!this.dead) this.worker.postMessage({ id: 0, op: 'abort', target, sentAt });
+    if (flag) raiseStopFlag(flag);
+    if (!this.dead) this.worker.postMessage({ id: 0, op: 'abort', target, sentAt: wallClock() });
   }
 
   /** Ends the worker; every open request fails with `why`. */

@@ -61,7 +61,7 @@ export interface PostedError {
 /** A generation's end: the result, and how many tokens came after the page sent an abort. */
 export interface GenerateDone {
   result: GenerateResult;
-  /** Tokens generated after the page posted the abort (null: not aborted by message). */
+  /** Tokens sampled after the page asked to stop, by its stop flag or its abort message (null: it did not). */
   tokensAfterAbort: number | null;
 }
 
@@ -78,23 +78,31 @@ export function wallClock(): number {
 }
 
 /**
- * A generation's stop flag in shared memory: Int32 [0] is 1 once the page asked to stop, Float64 [1]
- * the wallClock() time it asked. The page writes the time, then the flag with Atomics.store; a
- * worker that sees the flag with Atomics.load also sees the time (the store and load synchronize).
+ * A generation's stop flag in shared memory: one Int32 whose bit 30 the page raises to stop, and whose
+ * lower bits count the tokens the worker has sampled. Each side changes it with one atomic
+ * read-modify-write, so the worker knows exactly which of its tokens came after the page asked (those
+ * whose count saw the bit), with no clock shared between the two contexts and no race between reading
+ * the count and raising the flag. (2^30 tokens in one generation would reach the bit: far beyond any
+ * run.)
  */
 export type StopFlag = SharedArrayBuffer;
 
+const STOP_BIT = 1 << 30;
+
 /** A new stop flag, or null where SharedArrayBuffer is missing (a page not cross-origin isolated). */
 export function newStopFlag(): StopFlag | null {
-  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(16) : null;
+  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(4) : null;
 }
 
-export function raiseStopFlag(f: StopFlag, sentAt: number): void {
-  new Float64Array(f, 8, 1)[0] = sentAt;
-  Atomics.store(new Int32Array(f, 0, 1), 0, 1);
+export function raiseStopFlag(f: StopFlag): void {
+  Atomics.or(new Int32Array(f), 0, STOP_BIT);
 }
 
-/** When the page raised the flag (wallClock ms), or null while it is down. */
-export function stopFlagRaisedAt(f: StopFlag): number | null {
-  return Atomics.load(new Int32Array(f, 0, 1), 0) === 1 ? new Float64Array(f, 8, 1)[0] : null;
+export function stopFlagRaised(f: StopFlag): boolean {
+  return (Atomics.load(new Int32Array(f), 0) & STOP_BIT) !== 0;
+}
+
+/** Counts one token the worker sampled; true when the page had already raised the flag. */
+export function countSampledToken(f: StopFlag): boolean {
+  return (Atomics.add(new Int32Array(f), 0, 1) & STOP_BIT) !== 0;
 }

@@ -7,8 +7,10 @@
 // page has SharedArrayBuffer) whenever generate or the batcher asks `signal.aborted`, which they do
 // before each token is sampled and before each model pass. So Stop is seen at the next token however
 // late this worker's event loop gets to the abort message, which remains the path where there is no
-// flag (a page not cross-origin isolated). The page stamps the abort with the time it was sent; the
-// result counts the tokens made after that (0 or 1: the one being computed).
+// flag (a page not cross-origin isolated). The result counts the tokens sampled after the page asked
+// (0 or 1: the one being computed), by when each was sampled, not when its piece was posted: a piece
+// can carry tokens held back earlier (a possible stop string, an unfinished UTF-8 character). With a
+// flag the count is exact (protocol.ts); by message, it compares the page's clock with this one.
 
 import type { ChatSession } from '../chat.js';
 import { yieldToEventLoop } from '../batcher.js';
@@ -16,7 +18,7 @@ import type { GenerationStream } from '../generate.js';
 import { Fairy2iError } from '../errors.js';
 import type { Model } from '../model.js';
 import { loadModel } from '../browser.js';
-import { stopFlagRaisedAt, wallClock, type StopFlag, type GenerateDone, type ModelFacts, type PostedError, type Reply, type Request } from './protocol.js';
+import { countSampledToken, stopFlagRaised, wallClock, type StopFlag, type GenerateDone, type ModelFacts, type PostedError, type Reply, type Request } from './protocol.js';
 
 interface Scope {
   onmessage: ((e: MessageEvent<Request>) => void) | null;
@@ -44,13 +46,10 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
   const stream = async (id: number, s: GenerationStream, run: Run): Promise<GenerateDone> => {
     for await (const piece of s) {
       post({ id, piece });
-      run.pieces.push([wallClock(), piece.tokens.length]);
-      if (run.pieces.length > 256) run.pieces.shift();
       await yieldToEventLoop();
     }
     const result = await s.result;
-    const sent = run.abortSentAt;
-    return { result, tokensAfterAbort: sent === null ? null : run.pieces.reduce((n, [t, k]) => n + (t > sent ? k : 0), 0) };
+    return { result, tokensAfterAbort: tokensAfterStop(run) };
   };
 
   const handle = async (m: Request): Promise<unknown> => {
@@ -76,7 +75,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
         const md = need();
         const run = newRun(m.stopFlag);
         running.set(m.id, run);
-        return stream(m.id, md.generate(m.prompt, { ...m.opts, signal: run.ctrl.signal }), run);
+        return stream(m.id, md.generate(m.prompt, { ...m.opts, ...runOptions(run) }), run);
       }
       case 'chat-open':
         sessions.set(m.session, need().chat(m.opts));
@@ -85,7 +84,7 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
         const s = session(m.session);
         const run = newRun(m.stopFlag);
         running.set(m.id, run);
-        return stream(m.id, s.send(m.content, { ...m.opts, signal: run.ctrl.signal }), run);
+        return stream(m.id, s.send(m.content, { ...m.opts, ...runOptions(run) }), run);
       }
       case 'chat-system':
         session(m.session).setSystem(m.text);
@@ -117,12 +116,14 @@ export function serveModel(scope: Scope = self as unknown as Scope): void {
 }
 
 /**
- * A running request: its abort, and when its last pieces were posted (wall-clock ms), so the tokens
- * made after the page sent Stop can be counted, whatever the message took to arrive.
+ * A running request: its abort and stop flag, and when its last tokens were sampled (wall-clock ms),
+ * so the tokens sampled after an abort message was sent can be counted, whatever it took to arrive.
  */
 interface Run {
   ctrl: AbortController;
-  pieces: [number, number][];
+  flag: StopFlag | null;
+  sampledAt: number[];
+  afterFlag: number;
   abortSentAt: number | null;
 }
 
@@ -130,15 +131,12 @@ const nativeAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'ab
 
 /** A run whose signal, where the page sent a stop flag, reads as aborted once the flag is raised. */
 function newRun(flag?: StopFlag): Run {
-  const run: Run = { ctrl: new AbortController(), pieces: [], abortSentAt: null };
+  const run: Run = { ctrl: new AbortController(), flag: flag ?? null, sampledAt: [], afterFlag: 0, abortSentAt: null };
   const signal = run.ctrl.signal;
   if (flag) {
     Object.defineProperty(signal, 'aborted', {
       get: () => {
-        if (!nativeAborted.call(signal)) {
-          const at = stopFlagRaisedAt(flag);
-          if (at !== null) stop(run, at);
-        }
+        if (!nativeAborted.call(signal) && stopFlagRaised(flag)) run.ctrl.abort();
         return nativeAborted.call(signal);
       },
     });
@@ -146,10 +144,29 @@ function newRun(flag?: StopFlag): Run {
   return run;
 }
 
+/** The signal, and the per-token hook that counts each sampled token (generate calls it for every kept token). */
+function runOptions(run: Run): { signal: AbortSignal; onSample: () => void } {
+  return {
+    signal: run.ctrl.signal,
+    onSample: () => {
+      if (run.flag) { if (countSampledToken(run.flag)) run.afterFlag++; return; }
+      run.sampledAt.push(wallClock());
+      if (run.sampledAt.length > 256) run.sampledAt.shift();
+    },
+  };
+}
+
 function stop(run: Run, sentAt: number): void {
   if (run.abortSentAt !== null) return;
   run.abortSentAt = sentAt;
   run.ctrl.abort();
+}
+
+/** Tokens sampled after the page asked to stop, or null when it did not. */
+function tokensAfterStop(run: Run): number | null {
+  if (run.flag && stopFlagRaised(run.flag)) return run.afterFlag;
+  const sent = run.abortSentAt;
+  return sent === null ? null : run.sampledAt.filter((t) => t > sent).length;
 }
 
 function facts(m: Model): ModelFacts {
