@@ -234,7 +234,8 @@ async function ask(page: Page, text: string, settings: Record<string, string> = 
       m.dispose();
       return runs;
     })()`);
-    console.log(`  abort(): ${runs.map((r) => `${r.delivered - r.atAbort} tokens arrived after it (some in flight), ${r.afterAbort} made after it`).join('; ')}`);
+    const tokens = (n: number | null) => `${n} token${n === 1 ? '' : 's'}`;
+    console.log(`  abort(): ${runs.map((r) => `${tokens(r.delivered - r.atAbort)} arrived after it (some in flight), ${tokens(r.afterAbort)} made after it`).join('; ')}`);
     for (const r of runs) {
       assert.is(r.stopReason, 'abort');
       assert.ok(r.afterAbort !== null && r.afterAbort <= 1, `tokens made after abort(): ${r.afterAbort}`);
