@@ -14,7 +14,8 @@
 //                                       relaxed build only with node --experimental-wasm-relaxed-simd;
 //                                       always this work tree's src/ and build/, whatever --ours says)
 //   --types TQ2_0,TQ1_0,Q2_K            llama.cpp types (default all three)
-//   --threads 1,2                       thread counts (default 1 and navigator.hardwareConcurrency)
+//   --threads 1,2                       thread counts (default 1 and navigator.hardwareConcurrency, or
+//                                       the cores when no engine runs in the page)
 //   --ours-builds relaxed,simd128       our wasm builds, one row each (type 'W2 relaxed', ...); default one
 //                                       row, type 'W2', of the build loadModel picks (relaxed in Chromium)
 //   --prompt N --decode-prompt N --generate N
@@ -27,12 +28,13 @@
 //   --out FILE                          default bench/results/peers.json; rows of an earlier run for
 //                                       the engines, types and thread counts not measured now are kept
 //   --keep                              keep the temp dir (model files) afterwards
-// Every step has a timeout; the browser is always closed and the temp dir removed.
+// Only the page engines (ours, wllama) need Chromium. Every step has a timeout; the browser is
+// always closed and the temp dir removed.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, normalize, resolve } from 'node:path';
 import { SHAPES, writeSyntheticModel, type ShapeName } from '../../src/node/synthetic.ts';
 // @ts-ignore: plain JavaScript modules shared with the runtime tests
@@ -111,8 +113,11 @@ interface Row {
 }
 
 async function main() {
-  const chrome = findRuntime('chromium');
-  if ('error' in chrome) throw new Error(chrome.error);
+  // Chromium runs the page engines only: ours-node and native alone need no browser.
+  const inPage = engineNames.includes('ours') || engineNames.includes('wllama');
+  const found = inPage ? findRuntime('chromium') : null;
+  if (found && 'error' in found) throw new Error(found.error);
+  const chrome = found as { path: string; version: string } | null;
   const wpkg = JSON.parse(readFileSync(join(wllamaDir, 'package.json'), 'utf8'));
   const wasmFile = join(wllamaDir, 'esm/wasm/wllama.wasm');
   const libllama = /"version":"(b\d+-[0-9a-f]+)"/.exec(readFileSync(wasmFile, 'latin1'))?.[1] ?? /LIBLLAMA_VERSION = "([^"]+)"/.exec(readFileSync(join(wllamaDir, 'esm/index.js'), 'utf8'))?.[1] ?? 'unknown';
@@ -139,11 +144,11 @@ async function main() {
     const oursRoot = ours.root;
     const models = join(tmp, 'models');
     mkdirSync(models);
-    server = await serveFiles((p: string): string | null => {
+    if (inPage) server = await serveFiles((p: string): string | null => {
       const under = (prefix: string, dir: string) => (p.startsWith(prefix) ? join(dir, normalize(p.slice(prefix.length))) : null);
       return under('/bench/peers/', join(ROOT, 'bench/peers')) ?? under('/ours/', oursRoot) ?? under('/wllama/', wllamaDir) ?? under('/models/', models);
     }, { headers: ISOLATION_HEADERS });
-    browser = await launchChromium(chrome.path, { args: ['--js-flags=--expose-gc'] });
+    if (inPage) browser = await launchChromium(chrome!.path, { args: ['--js-flags=--expose-gc'] });
     const pageLog: string[] = [];
     let page: any = null;
     const openPage = async () => {
@@ -158,13 +163,16 @@ async function main() {
       await withTimeout(page.waitForFunction(() => (globalThis as any).peers, null, { timeout: 30_000 }), 35_000, 'the bench page');
       if (process.env.PEERS_DEBUG) await page.evaluate(() => { (globalThis as any).peersDebug = true; });
     };
-    await openPage();
-    pageInfo = await page.evaluate(() => (globalThis as any).peers.info());
-    log(`${chrome.version}; crossOriginIsolated ${pageInfo.crossOriginIsolated}, hardwareConcurrency ${pageInfo.hardwareConcurrency}, JSPI ${pageInfo.jspi}, memory64 ${pageInfo.memory64}`);
-    if (!pageInfo.crossOriginIsolated || !pageInfo.sharedArrayBuffer) throw new Error(`the page is not cross-origin isolated: ${JSON.stringify(pageInfo)}`);
-    // Without JSPI or memory64 wllama fetches a "compat" build from a CDN, which this machine cannot reach.
-    if (!pageInfo.jspi || !pageInfo.memory64) throw new Error(`wllama needs JSPI and memory64 in this Chromium: ${JSON.stringify(pageInfo)}`);
-    const threadCounts = (opt('threads') ?? [...new Set([1, pageInfo.hardwareConcurrency])].join(',')).split(',').map(Number);
+    if (inPage) {
+      await openPage();
+      pageInfo = await page.evaluate(() => (globalThis as any).peers.info());
+      log(`${chrome!.version}; crossOriginIsolated ${pageInfo.crossOriginIsolated}, hardwareConcurrency ${pageInfo.hardwareConcurrency}, JSPI ${pageInfo.jspi}, memory64 ${pageInfo.memory64}`);
+      if (!pageInfo.crossOriginIsolated || !pageInfo.sharedArrayBuffer) throw new Error(`the page is not cross-origin isolated: ${JSON.stringify(pageInfo)}`);
+      // Without JSPI or memory64 wllama fetches a "compat" build from a CDN, which this machine cannot reach.
+      if (!pageInfo.jspi || !pageInfo.memory64) throw new Error(`wllama needs JSPI and memory64 in this Chromium: ${JSON.stringify(pageInfo)}`);
+    }
+    const cores = inPage ? pageInfo.hardwareConcurrency : availableParallelism();
+    const threadCounts = (opt('threads') ?? [...new Set([1, cores])].join(',')).split(',').map(Number);
     log(`ours: ${ours.source}; wllama ${wpkg.version} (llama.cpp ${libllama}); load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
     for (const shape of shapes) {
@@ -298,7 +306,7 @@ async function main() {
 
   const run = {
     date: new Date().toISOString(), command: `npm run bench:peers --${argv.length ? ' ' + argv.join(' ') : ''}`, rows: measured.length,
-    chromium: chrome.version, page: pageInfo, wllama: { version: wpkg.version, llamaCpp: libllama, wasmSha256: sha(wasmFile) },
+    chromium: chrome?.version ?? null, page: pageInfo, wllama: { version: wpkg.version, llamaCpp: libllama, wasmSha256: sha(wasmFile) },
     ours: { source: ours?.source }, lengths: Object.fromEntries(shapes.map((s) => [s, lengths(s)])),
   };
   mkdirSync(dirname(outFile), { recursive: true });
