@@ -159,6 +159,7 @@ export function generateTokens(runner: SequenceRunner, tokenizer: Tokenizer | nu
       let stopReason: StopReason = 'length';
       let pendingText = '';
       let dropped = 0; // trailing tokens of a stop string, not kept
+      let rawLogits: Float32Array | null = null;
       const finish = (): GenerateResult => {
         const t2 = now();
         onCommit?.({ tokens: seq.slice(0, seq.length - dropped), generated: generated.slice(0, generated.length - dropped), pendingText });
@@ -173,7 +174,9 @@ export function generateTokens(runner: SequenceRunner, tokenizer: Tokenizer | nu
       // (a Ctrl-C key) and abort() run between tokens, and other sequences' steps join the pass.
       while (generated.length < maxTokens) {
         if (opts.signal?.aborted) { stopReason = 'abort'; break; }
-        const raw = opts.onSample ? logits.slice() : null; // sample() applies penalties in place
+        // sample() applies penalties in place: onSample gets a copy, in one array for the whole run.
+        const raw = opts.onSample ? (rawLogits ??= new Float32Array(logits.length)) : null;
+        raw?.set(logits);
         const tok = sampler.sample(logits, seq);
         if (tok === eos && opts.stopAtEos !== false) { stopReason = 'stop'; break; }
         if (raw) opts.onSample!(tok, raw);

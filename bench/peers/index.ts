@@ -115,9 +115,12 @@ interface Row {
 async function main() {
   // Chromium runs the page engines only: ours-node and native alone need no browser.
   const inPage = engineNames.includes('ours') || engineNames.includes('wllama');
-  const found = inPage ? findRuntime('chromium') : null;
-  if (found && 'error' in found) throw new Error(found.error);
-  const chrome = found as { path: string; version: string } | null;
+  let chrome: { path: string; version: string } | null = null;
+  if (inPage) {
+    const found = findRuntime('chromium');
+    if ('error' in found) throw new Error(found.error);
+    chrome = found;
+  }
   const wpkg = JSON.parse(readFileSync(join(wllamaDir, 'package.json'), 'utf8'));
   const wasmFile = join(wllamaDir, 'esm/wasm/wllama.wasm');
   const libllama = /"version":"(b\d+-[0-9a-f]+)"/.exec(readFileSync(wasmFile, 'latin1'))?.[1] ?? /LIBLLAMA_VERSION = "([^"]+)"/.exec(readFileSync(join(wllamaDir, 'esm/index.js'), 'utf8'))?.[1] ?? 'unknown';
@@ -140,13 +143,14 @@ async function main() {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    ours = prepareOurs(tmp);
-    const oursRoot = ours.root;
+    // Only the page engine 'ours' is exported and built from --ours; ours-node runs this work tree.
+    ours = engineNames.includes('ours') ? prepareOurs(tmp) : null;
+    const oursRoot = ours?.root;
     const models = join(tmp, 'models');
     mkdirSync(models);
     if (inPage) server = await serveFiles((p: string): string | null => {
       const under = (prefix: string, dir: string) => (p.startsWith(prefix) ? join(dir, normalize(p.slice(prefix.length))) : null);
-      return under('/bench/peers/', join(ROOT, 'bench/peers')) ?? under('/ours/', oursRoot) ?? under('/wllama/', wllamaDir) ?? under('/models/', models);
+      return under('/bench/peers/', join(ROOT, 'bench/peers')) ?? (oursRoot ? under('/ours/', oursRoot) : null) ?? under('/wllama/', wllamaDir) ?? under('/models/', models);
     }, { headers: ISOLATION_HEADERS });
     if (inPage) browser = await launchChromium(chrome!.path, { args: ['--js-flags=--expose-gc'] });
     const pageLog: string[] = [];
@@ -173,7 +177,7 @@ async function main() {
     }
     const cores = inPage ? pageInfo.hardwareConcurrency : availableParallelism();
     const threadCounts = (opt('threads') ?? [...new Set([1, cores])].join(',')).split(',').map(Number);
-    log(`ours: ${ours.source}; wllama ${wpkg.version} (llama.cpp ${libllama}); load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    log(`ours: ${ours?.source ?? 'ours-node only (this work tree)'}; wllama ${wpkg.version} (llama.cpp ${libllama}); load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
     for (const shape of shapes) {
       const L = lengths(shape);
